@@ -1,0 +1,173 @@
+//! The counter demo on QEMU's lm3s6965evb (Cortex-M3, no FPU): an int8 GAN generates each
+//! digit of a four-digit counter, its discriminator scores it, embedded-graphics draws both on
+//! the emulated SSD0323 OLED.
+//!
+//! The semihosting command line chooses what to show: `frame=N` draws frame N, prints
+//! `DRAWN N` on stderr and waits (for screen captures); without one, frames 0..=9 are drawn in
+//! turn and the firmware exits successfully. The defmt log (stdout) reports digits, scores and
+//! the memory figures. A panic or HardFault exits QEMU with failure.
+#![no_std]
+#![no_main]
+
+mod ssd0323;
+mod stack;
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use cortex_m_rt::{entry, exception, ExceptionFrame};
+use cortex_m_semihosting::{debug, heprintln, nr};
+use counter_scene::Framebuffer;
+use defmt_semihosting as _;
+use gan_infer::Model;
+
+include!(concat!(env!("OUT_DIR"), "/model.rs"));
+
+/// Reads `frame=N` from the semihosting command line, if there is one.
+fn requested_frame() -> Option<u32> {
+    let mut buf = [0u8; 64];
+    let mut block = [buf.as_mut_ptr() as usize, buf.len()];
+    // SAFETY: SYS_GET_CMDLINE writes at most `block[1]` bytes into `buf` and the length back
+    // into `block[1]`.
+    let r = unsafe { cortex_m_semihosting::syscall(nr::GET_CMDLINE, &mut block) };
+    if r != 0 {
+        return None;
+    }
+    // The host wrote `buf` behind the compiler's back (it saw only an address in `block`):
+    // read it back with volatile loads so the writes are observed.
+    // SAFETY: `block` is a live local array.
+    let n = unsafe { core::ptr::read_volatile(block.as_ptr().add(1)) }.min(buf.len());
+    let mut line = [0u8; 64];
+    for (i, b) in line[..n].iter_mut().enumerate() {
+        // SAFETY: `i < n <= buf.len()`, so the pointer is inside `buf`.
+        *b = unsafe { core::ptr::read_volatile(buf.as_ptr().add(i)) };
+    }
+    let n = line[..n].iter().position(|&b| b == 0).unwrap_or(n);
+    let line = core::str::from_utf8(&line[..n]).ok()?;
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("frame=")?.parse().ok())
+}
+
+fn fail() -> ! {
+    debug::exit(debug::EXIT_FAILURE);
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+#[entry]
+fn main() -> ! {
+    stack::paint();
+    let arena: &'static mut [u8; ARENA_BYTES] = match cortex_m::singleton!(: [u8; ARENA_BYTES] = [0; ARENA_BYTES])
+    {
+        Some(a) => a,
+        None => fail(),
+    };
+    let fb: &'static mut Framebuffer = match cortex_m::singleton!(: Framebuffer = Framebuffer::new())
+    {
+        Some(f) => f,
+        None => fail(),
+    };
+    let model = match Model::from_bytes(MODEL) {
+        Ok(m) => m,
+        Err(e) => {
+            defmt::error!("model does not validate: {}", e);
+            fail()
+        }
+    };
+    let (Some(g), Some(d)) = (model.generator(), model.discriminator()) else {
+        defmt::error!("model lacks a generator or discriminator");
+        fail()
+    };
+    defmt::info!(
+        "model {=str}: {} bytes in flash, {=?} generator, arena {} bytes",
+        model.name(),
+        MODEL.len(),
+        g.precision(),
+        ARENA_BYTES
+    );
+    let mut oled = ssd0323::Oled::new();
+    let requested = requested_frame();
+    let frames = match requested {
+        Some(f) => f..=f,
+        None => 0..=9,
+    };
+    for index in frames {
+        let frame = match counter_scene::compute(index, &g, &d, &mut arena[..]) {
+            Ok(f) => f,
+            Err(e) => {
+                defmt::error!("forward pass failed: {}", e);
+                fail()
+            }
+        };
+        let _ = counter_scene::draw(fb, &frame);
+        oled.flush(fb);
+        defmt::info!(
+            "frame {} value {} digits {=[u8]} scores% {=u8} {=u8} {=u8} {=u8}",
+            frame.index,
+            frame.value,
+            frame.digits[..],
+            frame.scores[0].percent(),
+            frame.scores[1].percent(),
+            frame.scores[2].percent(),
+            frame.scores[3].percent()
+        );
+    }
+    defmt::info!(
+        "memory: flash model {} bytes, flash total {} bytes; RAM statics {} bytes (arena {}), stack high-water {} of {} bytes",
+        MODEL.len(),
+        flash_used(),
+        stack::statics(),
+        ARENA_BYTES,
+        stack::high_water(),
+        stack::free_for_stack()
+    );
+    match requested {
+        Some(f) => {
+            heprintln!("DRAWN {}", f);
+            loop {
+                cortex_m::asm::wfi();
+            }
+        }
+        None => {
+            debug::exit(debug::EXIT_SUCCESS);
+            loop {
+                cortex_m::asm::wfi();
+            }
+        }
+    }
+}
+
+/// Flash bytes of the image: code and read-only data, plus the initial values of .data.
+fn flash_used() -> usize {
+    extern "C" {
+        static __sidata: u32;
+        static __sdata: u32;
+        static __edata: u32;
+    }
+    let (sidata, sdata, edata) = (
+        &raw const __sidata as usize,
+        &raw const __sdata as usize,
+        &raw const __edata as usize,
+    );
+    sidata + (edata - sdata)
+}
+
+static PANICKED: AtomicBool = AtomicBool::new(false);
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    if !PANICKED.swap(true, Ordering::Relaxed) {
+        defmt::error!("panic");
+    }
+    fail()
+}
+
+#[defmt::panic_handler]
+fn defmt_panic() -> ! {
+    fail()
+}
+
+#[exception]
+unsafe fn HardFault(_ef: &ExceptionFrame) -> ! {
+    fail()
+}

@@ -1,0 +1,177 @@
+//! Checkpoints in safetensors with PyTorch's names and layouts: `G.net.{i}.weight`,
+//! `G.net.{i}.running_mean`, ... (`{k[2:]: v}` of the `G.` keys is a `state_dict` of the
+//! baseline's generator), Adam moments under `optG.`/`optD.` (`exp_avg`, `exp_avg_sq`), an
+//! optional EMA generator under `G_ema.`, and the training state in the metadata.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+
+use crate::engine::{Layer, Sequential};
+
+/// Named f32 tensors (name, shape, values).
+pub type Named = Vec<(String, Vec<usize>, Vec<f32>)>;
+
+/// `prefix.rest`, or `rest` for an empty prefix.
+fn key(prefix: &str, rest: &str) -> String {
+    if prefix.is_empty() {
+        rest.to_string()
+    } else {
+        format!("{prefix}.{rest}")
+    }
+}
+
+/// Collects a network's tensors under `prefix` (weights, BN running statistics, and, when
+/// `adam_prefix` is given, Adam's moments under it).
+pub fn collect(net: &mut Sequential, prefix: &str, adam_prefix: Option<&str>, out: &mut Named) {
+    for (i, layer) in net.layers.iter_mut().enumerate() {
+        if let Layer::BatchNorm(bn) = layer {
+            out.push((
+                key(prefix, &format!("net.{i}.running_mean")),
+                vec![bn.c],
+                bn.running_mean.clone(),
+            ));
+            out.push((
+                key(prefix, &format!("net.{i}.running_var")),
+                vec![bn.c],
+                bn.running_var.clone(),
+            ));
+        }
+        for (suffix, p) in layer.params_mut() {
+            out.push((
+                key(prefix, &format!("net.{i}.{suffix}")),
+                p.shape.clone(),
+                p.w.clone(),
+            ));
+            if let Some(a) = adam_prefix {
+                out.push((
+                    format!("{a}.net.{i}.{suffix}.exp_avg"),
+                    p.shape.clone(),
+                    p.m.clone(),
+                ));
+                out.push((
+                    format!("{a}.net.{i}.{suffix}.exp_avg_sq"),
+                    p.shape.clone(),
+                    p.v.clone(),
+                ));
+            }
+        }
+    }
+}
+
+/// Serialises tensors and metadata.
+pub fn to_bytes(tensors: &Named, metadata: HashMap<String, String>) -> Result<Vec<u8>, String> {
+    let raw: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+        .iter()
+        .map(|(n, s, v)| {
+            (
+                n.clone(),
+                s.clone(),
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            )
+        })
+        .collect();
+    let views: Vec<(String, TensorView<'_>)> = raw
+        .iter()
+        .map(|(n, s, b)| {
+            TensorView::new(Dtype::F32, s.clone(), b)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    safetensors::serialize(views, &Some(metadata)).map_err(|e| e.to_string())
+}
+
+/// A loaded checkpoint.
+pub struct Loaded {
+    tensors: HashMap<String, (Vec<usize>, Vec<f32>)>,
+    /// The metadata strings.
+    pub metadata: HashMap<String, String>,
+}
+
+/// Reads a checkpoint file.
+pub fn load(path: &Path) -> Result<Loaded, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses checkpoint bytes.
+pub fn from_bytes(bytes: &[u8]) -> Result<Loaded, String> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file: {e}"))?;
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| e.to_string())?;
+    let mut tensors = HashMap::new();
+    for (name, view) in st.tensors() {
+        if view.dtype() != Dtype::F32 {
+            return Err(format!("tensor {name} is {:?}, expected F32", view.dtype()));
+        }
+        let v: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        tensors.insert(name, (view.shape().to_vec(), v));
+    }
+    Ok(Loaded {
+        tensors,
+        metadata: meta.metadata().clone().unwrap_or_default(),
+    })
+}
+
+impl Loaded {
+    /// True when the checkpoint has tensors under `prefix.`.
+    pub fn has(&self, prefix: &str) -> bool {
+        let p = format!("{prefix}.");
+        self.tensors.keys().any(|k| k.starts_with(&p))
+    }
+
+    fn take(&self, name: &str, shape: &[usize]) -> Result<&Vec<f32>, String> {
+        let (s, v) = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| format!("checkpoint lacks {name}"))?;
+        if s != shape {
+            return Err(format!(
+                "{name}: shape {s:?} in checkpoint, model expects {shape:?}"
+            ));
+        }
+        Ok(v)
+    }
+
+    /// Copies tensors under `prefix` (and Adam moments under `adam_prefix`) into `net`.
+    pub fn restore(
+        &self,
+        net: &mut Sequential,
+        prefix: &str,
+        adam_prefix: Option<&str>,
+    ) -> Result<(), String> {
+        for (i, layer) in net.layers.iter_mut().enumerate() {
+            if let Layer::BatchNorm(bn) = layer {
+                bn.running_mean.clone_from(
+                    self.take(&key(prefix, &format!("net.{i}.running_mean")), &[bn.c])?,
+                );
+                bn.running_var
+                    .clone_from(self.take(&key(prefix, &format!("net.{i}.running_var")), &[bn.c])?);
+            }
+            for (suffix, p) in layer.params_mut() {
+                let shape = p.shape.clone();
+                p.w.clone_from(self.take(&key(prefix, &format!("net.{i}.{suffix}")), &shape)?);
+                if let Some(a) = adam_prefix {
+                    p.m.clone_from(self.take(&format!("{a}.net.{i}.{suffix}.exp_avg"), &shape)?);
+                    p.v.clone_from(self.take(&format!("{a}.net.{i}.{suffix}.exp_avg_sq"), &shape)?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A metadata value parsed as `T`.
+    pub fn meta<T: std::str::FromStr>(&self, key: &str) -> Result<T, String> {
+        self.metadata
+            .get(key)
+            .ok_or_else(|| format!("checkpoint metadata lacks {key}"))?
+            .parse()
+            .map_err(|_| format!("checkpoint metadata {key} does not parse"))
+    }
+}

@@ -1,0 +1,139 @@
+//! BatchNorm2d: batch statistics in training (biased variance for normalising, unbiased for
+//! the running estimate, momentum 0.1 as PyTorch), running statistics in evaluation.
+//!
+//! `xhat = (x - mean) / sqrt(var + eps)`, `y = gamma * xhat + beta`. Backward (training):
+//! `dx = inv_std / M * (M * dxhat - Σ dxhat - xhat * Σ(dxhat * xhat))`, `dxhat = dy * gamma`,
+//! over the `M = N*H*W` values of a channel.
+
+use rayon::prelude::*;
+
+use super::{Param, Tensor};
+
+/// A batch-normalisation layer over channels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchNorm2d {
+    /// Channels.
+    pub c: usize,
+    /// Added to the variance.
+    pub eps: f32,
+    /// Weight of the newest batch in the running statistics.
+    pub momentum: f32,
+    /// Scale, `[c]`.
+    pub gamma: Param,
+    /// Shift, `[c]`.
+    pub beta: Param,
+    /// Running mean, `[c]`.
+    pub running_mean: Vec<f32>,
+    /// Running (unbiased) variance, `[c]`.
+    pub running_var: Vec<f32>,
+    xhat: Vec<f32>,
+    inv_std: Vec<f32>,
+    trained_batch: bool,
+}
+
+impl BatchNorm2d {
+    /// A layer with gamma 1, beta 0, running statistics (0, 1).
+    pub fn new(c: usize) -> Self {
+        let mut gamma = Param::zeros(&[c]);
+        gamma.w.fill(1.0);
+        BatchNorm2d {
+            c,
+            eps: 1e-5,
+            momentum: 0.1,
+            gamma,
+            beta: Param::zeros(&[c]),
+            running_mean: vec![0.0; c],
+            running_var: vec![1.0; c],
+            xhat: Vec::new(),
+            inv_std: vec![0.0; c],
+            trained_batch: false,
+        }
+    }
+
+    /// `y = bn(x)`.
+    pub fn forward(&mut self, y: &mut Tensor, x: &Tensor, train: bool) {
+        y.reset(x.c, x.n, x.h, x.w);
+        let m = x.n * x.h * x.w;
+        self.xhat.resize(x.len(), 0.0);
+        self.trained_batch = train;
+        let (eps, mom) = (self.eps, self.momentum);
+        let stats: Vec<(f32, f32)> = x
+            .data
+            .par_chunks_exact(m)
+            .zip(y.data.par_chunks_exact_mut(m))
+            .zip(self.xhat.par_chunks_exact_mut(m))
+            .enumerate()
+            .map(|(c, ((xs, ys), xh))| {
+                let (mean, var) = if train {
+                    let mean = xs.iter().map(|&v| v as f64).sum::<f64>() / m as f64;
+                    let var = xs.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / m as f64;
+                    (mean, var)
+                } else {
+                    (self.running_mean[c] as f64, self.running_var[c] as f64)
+                };
+                let inv = 1.0 / (var + eps as f64).sqrt();
+                let (g, b) = (self.gamma.w[c], self.beta.w[c]);
+                for ((&xv, yv), h) in xs.iter().zip(ys.iter_mut()).zip(xh.iter_mut()) {
+                    *h = ((xv as f64 - mean) * inv) as f32;
+                    *yv = g * *h + b;
+                }
+                (mean as f32, var as f32)
+            })
+            .collect();
+        for (c, &(mean, var)) in stats.iter().enumerate() {
+            self.inv_std[c] = 1.0 / (var + eps).sqrt();
+            if train {
+                let unbiased = if m > 1 {
+                    var * m as f32 / (m - 1) as f32
+                } else {
+                    var
+                };
+                self.running_mean[c] = (1.0 - mom) * self.running_mean[c] + mom * mean;
+                self.running_var[c] = (1.0 - mom) * self.running_var[c] + mom * unbiased;
+            }
+        }
+    }
+
+    /// Accumulates gamma/beta gradients (when `dw`) and writes `dx` (when given).
+    pub fn backward(&mut self, dx: Option<&mut Tensor>, dy: &Tensor, dw: bool) {
+        let m = dy.n * dy.h * dy.w;
+        let sums: Vec<(f64, f64)> = dy
+            .data
+            .par_chunks_exact(m)
+            .zip(self.xhat.par_chunks_exact(m))
+            .map(|(d, h)| {
+                let sd: f64 = d.iter().map(|&v| v as f64).sum();
+                let sdh: f64 = d.iter().zip(h).map(|(&a, &b)| a as f64 * b as f64).sum();
+                (sd, sdh)
+            })
+            .collect();
+        if dw {
+            for (c, &(sd, sdh)) in sums.iter().enumerate() {
+                self.gamma.g[c] += sdh as f32;
+                self.beta.g[c] += sd as f32;
+            }
+        }
+        if let Some(dx) = dx {
+            dx.reset(dy.c, dy.n, dy.h, dy.w);
+            let train = self.trained_batch;
+            dx.data
+                .par_chunks_exact_mut(m)
+                .zip(dy.data.par_chunks_exact(m))
+                .zip(self.xhat.par_chunks_exact(m))
+                .enumerate()
+                .for_each(|(c, ((dxs, dys), xh))| {
+                    let g = self.gamma.w[c];
+                    let inv = self.inv_std[c];
+                    if !train {
+                        dxs.iter_mut().zip(dys).for_each(|(o, &d)| *o = d * g * inv);
+                        return;
+                    }
+                    let (sd, sdh) = sums[c];
+                    let (mean_d, mean_dh) = ((sd / m as f64) as f32, (sdh / m as f64) as f32);
+                    for ((o, &d), &h) in dxs.iter_mut().zip(dys).zip(xh) {
+                        *o = g * inv * (d - mean_d - h * mean_dh);
+                    }
+                });
+        }
+    }
+}
