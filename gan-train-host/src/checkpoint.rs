@@ -61,8 +61,16 @@ pub fn collect(net: &mut Sequential, prefix: &str, adam_prefix: Option<&str>, ou
     }
 }
 
+/// The one metadata key: safetensors stores metadata as a JSON object from a `HashMap`, whose
+/// order is random per map, so all our metadata goes into one value as sorted `key=value`
+/// lines, making the file bytes a function of the state alone.
+const META_KEY: &str = "gan_train_host";
+
 /// Serialises tensors and metadata.
 pub fn to_bytes(tensors: &Named, metadata: HashMap<String, String>) -> Result<Vec<u8>, String> {
+    let mut lines: Vec<String> = metadata.iter().map(|(k, v)| format!("{k}={}", v.replace('\n', " "))).collect();
+    lines.sort();
+    let metadata: HashMap<String, String> = [(META_KEY.to_string(), lines.join("\n"))].into();
     let raw: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
         .iter()
         .map(|(n, s, v)| {
@@ -113,10 +121,9 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Loaded, String> {
             .collect();
         tensors.insert(name, (view.shape().to_vec(), v));
     }
-    Ok(Loaded {
-        tensors,
-        metadata: meta.metadata().clone().unwrap_or_default(),
-    })
+    let packed = meta.metadata().as_ref().and_then(|m| m.get(META_KEY).cloned()).unwrap_or_default();
+    let metadata = packed.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Ok(Loaded { tensors, metadata })
 }
 
 impl Loaded {

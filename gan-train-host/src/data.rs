@@ -135,12 +135,21 @@ impl Dataset {
     pub fn image(&self, i: usize) -> &[u8] {
         &self.images[i * self.h * self.w..(i + 1) * self.h * self.w]
     }
-    /// The first `n` examples (all when `n` is larger).
-    pub fn truncate(mut self, n: usize) -> Self {
-        let n = n.min(self.len());
-        self.labels.truncate(n);
-        self.images.truncate(n * self.h * self.w);
-        self
+    /// `n` examples spread evenly over the set (all when `n` is larger). Files are often
+    /// ordered by class (the npm digits are), so a prefix would miss classes; every
+    /// `len / n`-th example keeps the class mix.
+    pub fn subsample(self, n: usize) -> Self {
+        let len = self.len();
+        if n >= len {
+            return self;
+        }
+        let ids: Vec<usize> = (0..n).map(|i| i * len / n).collect();
+        Dataset {
+            images: ids.iter().flat_map(|&i| self.image(i).iter().copied()).collect(),
+            labels: ids.iter().map(|&i| self.labels[i]).collect(),
+            h: self.h,
+            w: self.w,
+        }
     }
 }
 

@@ -194,7 +194,7 @@ struct TrainArgs {
     /// Unconditional GAN (no class labels).
     #[arg(long)]
     unconditional: bool,
-    /// Use only the first N training images.
+    /// Use only N training images (spread evenly over the set, so every class stays).
     #[arg(long)]
     max_images: Option<usize>,
     /// Continue from <out>/last.safetensors.
@@ -275,7 +275,7 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             let mut splits = load_data(&a.data)?;
             if let Some(n) = a.max_images {
-                splits.train = splits.train.truncate(n);
+                splits.train = splits.train.subsample(n);
             }
             let ev = if a.eval_samples > 0 {
                 match evaluator(&a.classifier, &splits) {

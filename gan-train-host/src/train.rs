@@ -349,9 +349,9 @@ impl Trainer {
         Ok((sums[0] / s, sums[1] / s, sums[2] / s, sums[3] / s, steps))
     }
 
-    /// The sample grid: one row per class (or 10 rows unconditional), columns from fixed
-    /// seeds (the latents gan-infer draws for seeds 0..10), eval mode.
-    pub fn sample_grid(&mut self) -> (u32, u32, Vec<u8>) {
+    /// The fixed-seed samples: one row per class (or 10 rows unconditional), columns from the
+    /// latents gan-infer draws for seeds 0..10, eval mode; returns (rows, images).
+    pub fn sample_images(&mut self) -> (usize, Vec<Vec<u8>>) {
         let arch = self.cfg.arch.clone();
         let rows = if arch.classes > 0 { arch.classes } else { 10 };
         let cols = 10;
@@ -367,10 +367,13 @@ impl Trainer {
         let g = self.sampling_generator();
         fill_g_input(g.input_mut(), &z, &labels, arch.z, arch.classes);
         let out = g.forward(false);
-        let imgs: Vec<Vec<u8>> = (0..rows * cols)
-            .map(|i| out.sample_chw(i).iter().map(|&v| to_pixel(v)).collect())
-            .collect();
-        grid(&imgs, rows, cols, 28, 28, 2)
+        (rows, (0..rows * cols).map(|i| out.sample_chw(i).iter().map(|&v| to_pixel(v)).collect()).collect())
+    }
+
+    /// The sample grid of [`sample_images`](Self::sample_images) (gray separators, 2x scale).
+    pub fn sample_grid(&mut self) -> (u32, u32, Vec<u8>) {
+        let (rows, imgs) = self.sample_images();
+        grid(&imgs, rows, 10, 28, 28, 2)
     }
 
     /// Trains up to `cfg.epochs`, writing every per-epoch output.
