@@ -13,7 +13,14 @@ fn main() -> std::process::ExitCode {
     }
     match gan_tests::decode_defmt(std::path::Path::new(&elf), &bytes) {
         Ok(lines) => {
-            lines.iter().for_each(|l| println!("{l}"));
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (e.g. `| head`) ends the output quietly.
+            for l in lines {
+                if writeln!(out, "{l}").is_err() {
+                    break;
+                }
+            }
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
