@@ -11,6 +11,8 @@ bash scripts/setup.sh
 
 step "cargo fmt --check (workspace and boards)"
 cargo fmt --all -- --check
+# Firmware crates are the board directories with their own target configuration.
+boards() { for b in boards/*/; do if [ -f "$b.cargo/config.toml" ]; then echo "$b"; fi; done; }
 for b in boards/*/; do (cd "$b" && cargo fmt -- --check); done
 
 step "clippy -D warnings (host workspace)"
@@ -18,7 +20,8 @@ cargo clippy --workspace --all-targets --release -- -D warnings
 
 step "clippy -D warnings (gan-infer no_std, firmware)"
 cargo clippy -p gan-infer --target thumbv7m-none-eabi --features defmt,graphics -- -D warnings
-for b in boards/*/; do (cd "$b" && cargo clippy --release -- -D warnings); done
+for b in $(boards); do (cd "$b" && cargo clippy --release -- -D warnings); done
+(cd boards/embed-model && cargo clippy -- -D warnings)
 
 step "rustdoc without warnings"
 RUSTDOCFLAGS="-D warnings" cargo doc -q --no-deps -p gan-infer -p counter-scene --features gan-infer/std
@@ -33,7 +36,7 @@ if cargo tree -p gan-infer -e normal --target thumbv7m-none-eabi --prefix none |
 fi
 
 step "firmware builds for every board"
-for b in boards/*/; do (cd "$b" && cargo build -q --release); done
+for b in $(boards); do echo "  $b"; (cd "$b" && cargo build -q --release); done
 
 step "tests (host, trainer, exporter, QEMU)"
 cargo test --workspace --release

@@ -72,3 +72,32 @@ impl DrawTarget for Framebuffer {
         Ok(())
     }
 }
+
+/// 4x4 Bayer matrix: ordered-dither thresholds (0..15) for monochrome displays.
+const BAYER4: [[u8; 4]; 4] = [[0, 8, 2, 10], [12, 4, 14, 6], [3, 11, 1, 9], [15, 7, 13, 5]];
+
+impl Framebuffer {
+    /// Whether pixel (x, y) is lit on a monochrome display: its gray level against an ordered
+    /// (4x4 Bayer) dither threshold, so the 16 gray levels survive as pixel density.
+    pub fn dithered_on(&self, x: usize, y: usize) -> bool {
+        self.level(x, y) > BAYER4[y % 4][x % 4]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dither_density_follows_gray_level() {
+        let mut fb = Framebuffer::new();
+        for lvl in 0..16u8 {
+            fb.bytes.fill(lvl << 4 | lvl);
+            let on = (0..4)
+                .flat_map(|y| (0..4).map(move |x| (x, y)))
+                .filter(|&(x, y)| fb.dithered_on(x, y))
+                .count();
+            assert_eq!(on, lvl as usize, "level {lvl}");
+        }
+    }
+}

@@ -68,7 +68,10 @@ const META_KEY: &str = "gan_train_host";
 
 /// Serialises tensors and metadata.
 pub fn to_bytes(tensors: &Named, metadata: HashMap<String, String>) -> Result<Vec<u8>, String> {
-    let mut lines: Vec<String> = metadata.iter().map(|(k, v)| format!("{k}={}", v.replace('\n', " "))).collect();
+    let mut lines: Vec<String> = metadata
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace('\n', " ")))
+        .collect();
     lines.sort();
     let metadata: HashMap<String, String> = [(META_KEY.to_string(), lines.join("\n"))].into();
     let raw: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
@@ -121,8 +124,16 @@ pub fn from_bytes(bytes: &[u8]) -> Result<Loaded, String> {
             .collect();
         tensors.insert(name, (view.shape().to_vec(), v));
     }
-    let packed = meta.metadata().as_ref().and_then(|m| m.get(META_KEY).cloned()).unwrap_or_default();
-    let metadata = packed.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let raw = meta.metadata().clone().unwrap_or_default();
+    // One packed entry (this version); earlier checkpoints kept one metadata key per value.
+    let metadata = match raw.get(META_KEY) {
+        Some(packed) => packed
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        None => raw,
+    };
     Ok(Loaded { tensors, metadata })
 }
 

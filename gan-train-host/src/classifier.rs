@@ -55,7 +55,8 @@ pub fn fill_input(t: &mut Tensor, images: &[&[u8]]) {
 pub fn features_and_predictions(net: &mut Sequential, images: &[&[u8]]) -> (Vec<f64>, Vec<u8>) {
     let mut feats = Vec::with_capacity(images.len() * FEATURES);
     let mut preds = Vec::with_capacity(images.len());
-    for chunk in images.chunks(250) {
+    // Chunks of 64 keep the largest im2col matrix (conv2: 512 x 64*196) near 26 MB.
+    for chunk in images.chunks(64) {
         fill_input(net.input_mut(), chunk);
         let logits = net.forward(false).clone();
         let f = net.activation(FEATURE_LAYER);

@@ -145,7 +145,10 @@ impl Dataset {
         }
         let ids: Vec<usize> = (0..n).map(|i| i * len / n).collect();
         Dataset {
-            images: ids.iter().flat_map(|&i| self.image(i).iter().copied()).collect(),
+            images: ids
+                .iter()
+                .flat_map(|&i| self.image(i).iter().copied())
+                .collect(),
             labels: ids.iter().map(|&i| self.labels[i]).collect(),
             h: self.h,
             w: self.w,

@@ -62,8 +62,9 @@ enum Cmd {
         /// Calibration examples (int8).
         #[arg(long, default_value_t = 512)]
         calib: usize,
-        /// Activation range method (int8).
-        #[arg(long, value_enum, default_value_t = Calib::Minmax)]
+        /// Activation range method (int8): percentile (99.99 %) measured a slightly lower FID
+        /// than min/max on both digits-tiny checkpoints tried.
+        #[arg(long, value_enum, default_value_t = Calib::Percentile)]
         calib_method: Calib,
         #[arg(long)]
         out: PathBuf,

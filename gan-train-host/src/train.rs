@@ -367,7 +367,12 @@ impl Trainer {
         let g = self.sampling_generator();
         fill_g_input(g.input_mut(), &z, &labels, arch.z, arch.classes);
         let out = g.forward(false);
-        (rows, (0..rows * cols).map(|i| out.sample_chw(i).iter().map(|&v| to_pixel(v)).collect()).collect())
+        (
+            rows,
+            (0..rows * cols)
+                .map(|i| out.sample_chw(i).iter().map(|&v| to_pixel(v)).collect())
+                .collect(),
+        )
     }
 
     /// The sample grid of [`sample_images`](Self::sample_images) (gray separators, 2x scale).

@@ -8,13 +8,17 @@ use gan_train_host::model::Arch;
 use gan_train_host::train::{Summary, TrainConfig, Trainer};
 
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// `n` training digits spread over all classes. A missing dataset fails (the set-up fetches it).
 pub fn digits(n: usize) -> Splits {
     let dir = repo().join("data/mnist");
-    let mut s = load_dir(&dir).unwrap_or_else(|e| panic!("{e}: run scripts/setup.sh (gan data fetch mnist) first"));
+    let mut s = load_dir(&dir)
+        .unwrap_or_else(|e| panic!("{e}: run scripts/setup.sh (gan data fetch mnist) first"));
     s.train = s.train.subsample(n);
     s
 }

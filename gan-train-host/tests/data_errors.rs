@@ -3,7 +3,9 @@
 mod common;
 use common::*;
 
-use gan_train_host::data::{encode_idx, load_dir, parse_npm_digits, stratified_split, DataError, Dataset};
+use gan_train_host::data::{
+    encode_idx, load_dir, parse_npm_digits, stratified_split, DataError, Dataset,
+};
 
 fn write_set(dir: &std::path::Path, images: &[u8], labels: &[u8]) {
     for split in ["train", "t10k"] {
@@ -30,10 +32,23 @@ fn idx_defects_are_reported() {
     assert!(matches!(load_dir(&dir), Err(DataError::Truncated { .. })));
 
     write_set(&dir, &imgs, &encode_idx(&[3], &[1, 2, 3]));
-    assert!(matches!(load_dir(&dir), Err(DataError::CountMismatch { images: 2, labels: 3 })));
+    assert!(matches!(
+        load_dir(&dir),
+        Err(DataError::CountMismatch {
+            images: 2,
+            labels: 3
+        })
+    ));
 
     write_set(&dir, &imgs, &encode_idx(&[2], &[1, 12]));
-    assert!(matches!(load_dir(&dir), Err(DataError::LabelOutOfRange { index: 1, label: 12, .. })));
+    assert!(matches!(
+        load_dir(&dir),
+        Err(DataError::LabelOutOfRange {
+            index: 1,
+            label: 12,
+            ..
+        })
+    ));
 
     write_set(&dir, &encode_idx(&[2, 0, 28], &[]), &labels);
     assert!(matches!(load_dir(&dir), Err(DataError::BadDims { .. })));
@@ -51,7 +66,10 @@ fn gzip_idx_is_read() {
     let imgs = encode_idx(&[1, 28, 28], &[9u8; 784]);
     let labels = encode_idx(&[1], &[5]);
     for split in ["train", "t10k"] {
-        for (name, bytes) in [(format!("{split}-images-idx3-ubyte.gz"), &imgs), (format!("{split}-labels-idx1-ubyte.gz"), &labels)] {
+        for (name, bytes) in [
+            (format!("{split}-images-idx3-ubyte.gz"), &imgs),
+            (format!("{split}-labels-idx1-ubyte.gz"), &labels),
+        ] {
             let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
             e.write_all(bytes).unwrap();
             std::fs::write(dir.join(name), e.finish().unwrap()).unwrap();
@@ -70,7 +88,12 @@ fn npm_digit_files_and_the_split() {
     assert!(parse_npm_digits(&json.replace("0.5]", "1.5]"), p).is_err());
     // Stratified, deterministic, exact size.
     let n = 1000;
-    let all = Dataset { images: vec![0; n * 784], labels: (0..n).map(|i| (i % 10) as u8).collect(), h: 28, w: 28 };
+    let all = Dataset {
+        images: vec![0; n * 784],
+        labels: (0..n).map(|i| (i % 10) as u8).collect(),
+        h: 28,
+        w: 28,
+    };
     let s = stratified_split(&all, 100, 1);
     assert_eq!((s.train.len(), s.test.len()), (900, 100));
     for c in 0..10u8 {

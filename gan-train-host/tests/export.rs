@@ -16,13 +16,21 @@ fn export_round_trips_in_every_precision() {
     let (gn, dn) = export::float_networks(&arch, &g, &d).unwrap();
     // Stated tolerances (pixels 0..255, 100 seeds): f32 = the engine up to rounding;
     // f16 weights; int8 weights and activations.
-    for (p, max_tol, mean_tol, psnr_min) in [(Precision::F32, 1, 0.05, 50.0), (Precision::F16, 3, 0.2, 45.0), (Precision::I8, 48, 2.0, 30.0)] {
-        let bytes = export::export("t", &arch, &g, &d, p, &data.train, 128, RangeMethod::MinMax).unwrap();
+    for (p, max_tol, mean_tol, psnr_min) in [
+        (Precision::F32, 1, 0.05, 50.0),
+        (Precision::F16, 3, 0.2, 45.0),
+        (Precision::I8, 48, 2.0, 30.0),
+    ] {
+        let bytes =
+            export::export("t", &arch, &g, &d, p, &data.train, 128, RangeMethod::MinMax).unwrap();
         let m = Model::from_bytes(&bytes).unwrap();
         assert_eq!(m.generator().unwrap().precision(), p);
         let (max, mean, psnr) = export::verify(&m, &gn, 100).unwrap();
         eprintln!("{p:?}: max {max} px, mean {mean:.3} px, PSNR {psnr:.1} dB");
-        assert!(max <= max_tol && mean <= mean_tol && psnr >= psnr_min, "{p:?}: max {max} mean {mean} psnr {psnr}");
+        assert!(
+            max <= max_tol && mean <= mean_tol && psnr >= psnr_min,
+            "{p:?}: max {max} mean {mean} psnr {psnr}"
+        );
         // The discriminator agrees with the f32 one (probability of real).
         let dd = m.discriminator().unwrap();
         let mut arena = vec![0u8; dd.arena_bytes()];
@@ -35,6 +43,9 @@ fn export_round_trips_in_every_precision() {
             assert!((got - want).abs() <= tol, "{p:?} D: {got} vs {want}");
         }
         let text = export::inspect(&bytes).unwrap();
-        assert!(text.contains("generator") && text.contains("MACs"), "{text}");
+        assert!(
+            text.contains("generator") && text.contains("MACs"),
+            "{text}"
+        );
     }
 }

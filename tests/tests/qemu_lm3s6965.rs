@@ -7,21 +7,36 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use gan_tests::{ascii_art, build_board, capture_lm3s6965, decode_defmt, expected_rgb, host_render, repo_root};
+use gan_tests::{
+    ascii_art, build_board, capture_lm3s6965, decode_defmt, expected_rgb, host_render, repo_root,
+};
 
 fn firmware() -> &'static PathBuf {
     static ELF: OnceLock<PathBuf> = OnceLock::new();
-    ELF.get_or_init(|| build_board("qemu-lm3s6965", "qemu-lm3s6965", "thumbv7m-none-eabi").unwrap_or_else(|e| panic!("{e}")))
+    ELF.get_or_init(|| {
+        build_board("qemu-lm3s6965", "qemu-lm3s6965", "thumbv7m-none-eabi")
+            .unwrap_or_else(|e| panic!("{e}"))
+    })
 }
 
 fn model() -> Vec<u8> {
-    std::fs::read(repo_root().join("weights/digits-tiny-i8.gan")).expect("weights/digits-tiny-i8.gan")
+    std::fs::read(repo_root().join("weights/digits-tiny-i8.gan"))
+        .expect("weights/digits-tiny-i8.gan")
 }
 
 fn scores_line(f: &counter_scene::Frame) -> String {
     let d = f.digits;
     let s: Vec<String> = f.scores.iter().map(|p| p.percent().to_string()).collect();
-    format!("frame {} value {} digits [{}, {}, {}, {}] scores% {}", f.index, f.value, d[0], d[1], d[2], d[3], s.join(" "))
+    format!(
+        "frame {} value {} digits [{}, {}, {}, {}] scores% {}",
+        f.index,
+        f.value,
+        d[0],
+        d[1],
+        d[2],
+        d[3],
+        s.join(" ")
+    )
 }
 
 fn check_frame(frame: u32) {
@@ -29,7 +44,12 @@ fn check_frame(frame: u32) {
     let cap = capture_lm3s6965(elf, frame).unwrap_or_else(|e| panic!("{e}"));
     let (want_frame, fb) = host_render(&model(), frame).unwrap();
     let want = expected_rgb(&fb);
-    let differing = cap.rgb.chunks_exact(3).zip(want.chunks_exact(3)).filter(|(a, b)| a != b).count();
+    let differing = cap
+        .rgb
+        .chunks_exact(3)
+        .zip(want.chunks_exact(3))
+        .filter(|(a, b)| a != b)
+        .count();
     if differing != 0 {
         panic!(
             "frame {frame}: {differing} of {} screen pixels differ\n--- QEMU ---\n{}--- host ---\n{}",
@@ -40,9 +60,18 @@ fn check_frame(frame: u32) {
     }
     // The comparison is not vacuous: another frame's rendering differs from this capture.
     let (_, other) = host_render(&model(), frame + 1).unwrap();
-    assert!(expected_rgb(&other) != cap.rgb, "frame {frame}'s capture also equals frame {}'s rendering", frame + 1);
+    assert!(
+        expected_rgb(&other) != cap.rgb,
+        "frame {frame}'s capture also equals frame {}'s rendering",
+        frame + 1
+    );
     let log = decode_defmt(elf, &cap.stdout).unwrap();
-    assert!(log.iter().any(|l| *l == scores_line(&want_frame)), "log lacks {:?}:\n{}", scores_line(&want_frame), log.join("\n"));
+    assert!(
+        log.iter().any(|l| *l == scores_line(&want_frame)),
+        "log lacks {:?}:\n{}",
+        scores_line(&want_frame),
+        log.join("\n")
+    );
 }
 
 #[test]
@@ -61,25 +90,57 @@ fn later_frame_matches_host_pixel_for_pixel() {
 fn animation_log_and_memory_figures() {
     let elf = firmware();
     let out = Command::new("qemu-system-arm")
-        .args(["-cpu", "cortex-m3", "-M", "lm3s6965evb", "-display", "none", "-serial", "none", "-monitor", "none"])
+        .args([
+            "-cpu",
+            "cortex-m3",
+            "-M",
+            "lm3s6965evb",
+            "-display",
+            "none",
+            "-serial",
+            "none",
+            "-monitor",
+            "none",
+        ])
         .args(["-semihosting-config", "enable=on,target=native", "-kernel"])
         .arg(elf)
         .output()
         .expect("qemu-system-arm must be installed");
-    assert!(out.status.success(), "firmware exit {:?}; stderr {}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "firmware exit {:?}; stderr {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     let log = decode_defmt(elf, &out.stdout).unwrap();
     let model = model();
     for frame in 0..10 {
         let (f, _) = host_render(&model, frame).unwrap();
-        assert!(log.contains(&scores_line(&f)), "frame {frame}: log lacks {:?}:\n{}", scores_line(&f), log.join("\n"));
+        assert!(
+            log.contains(&scores_line(&f)),
+            "frame {frame}: log lacks {:?}:\n{}",
+            scores_line(&f),
+            log.join("\n")
+        );
     }
-    let mem = log.iter().find(|l| l.starts_with("memory:")).expect("memory line");
-    let nums: Vec<usize> = mem.split(|c: char| !c.is_ascii_digit()).filter_map(|t| t.parse().ok()).collect();
+    let mem = log
+        .iter()
+        .find(|l| l.starts_with("memory:"))
+        .expect("memory line");
+    let nums: Vec<usize> = mem
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|t| t.parse().ok())
+        .collect();
     // "memory: flash model M bytes, flash total F bytes; RAM statics S bytes (arena A), stack high-water H of R bytes"
-    let [m, f, s, a, h, r] = nums[..] else { panic!("unexpected memory line {mem:?}") };
+    let [m, f, s, a, h, r] = nums[..] else {
+        panic!("unexpected memory line {mem:?}")
+    };
     assert_eq!(m, model.len());
     assert!(f > m && f <= 256 * 1024, "flash {f}");
-    assert!(a < s && s + r == 64 * 1024, "RAM statics {s} + stack region {r}");
+    assert!(
+        a < s && s + r == 64 * 1024,
+        "RAM statics {s} + stack region {r}"
+    );
     assert!(h > 1024 && h < r, "stack high-water {h} of {r}");
     eprintln!("{mem}");
 }

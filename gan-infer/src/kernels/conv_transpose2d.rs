@@ -57,14 +57,12 @@ pub fn conv_transpose2d<A: Arith>(out: &mut [u8], a: &A, g: &ConvGeometry) {
             for ox in 0..g.ow {
                 let xs = Taps::of(ox, g, g.iw);
                 let mut acc = A::start(&ch);
-                for ic in 0..g.cin {
-                    let wbase = (ic * g.cout + oc) * k;
-                    for &(ky, iy) in ys.as_slice() {
-                        let xrow = (ic * g.ih + iy as usize) * g.iw;
-                        let wrow = (wbase + ky as usize) * k;
-                        for &(kx, ix) in xs.as_slice() {
-                            acc = a.mac(acc, xrow + ix as usize, wrow + kx as usize);
-                        }
+                let (x_stride, w_stride) = (g.ih * g.iw, g.cout * k * k);
+                for &(ky, iy) in ys.as_slice() {
+                    for &(kx, ix) in xs.as_slice() {
+                        let x0 = iy as usize * g.iw + ix as usize;
+                        let w0 = (oc * k + ky as usize) * k + kx as usize;
+                        acc = a.mac_strided(acc, x0, x_stride, w0, w_stride, g.cin);
                     }
                 }
                 A::store(&ch, out, (oc * g.oh + oy) * g.ow + ox, acc);

@@ -54,8 +54,16 @@ pub trait Arith {
     fn start(ch: &Self::Channel) -> Self::Acc;
     /// `acc + Σ_{i<n} x[x0 + i] * w[w0 + i]`.
     fn mac_run(&self, acc: Self::Acc, x0: usize, w0: usize, n: usize) -> Self::Acc;
-    /// `acc + x[xi] * w[wi]`.
-    fn mac(&self, acc: Self::Acc, xi: usize, wi: usize) -> Self::Acc;
+    /// `acc + Σ_{i<n} x[x0 + i*xs] * w[w0 + i*ws]` (strided runs, e.g. over input channels).
+    fn mac_strided(
+        &self,
+        acc: Self::Acc,
+        x0: usize,
+        xs: usize,
+        w0: usize,
+        ws: usize,
+        n: usize,
+    ) -> Self::Acc;
     /// Applies the activation and writes output element `o`.
     fn store(ch: &Self::Channel, out: &mut [u8], o: usize, acc: Self::Acc);
 }
@@ -123,9 +131,14 @@ impl<'a> Arith for I8Arith<'a> {
     }
 
     #[inline(always)]
-    fn mac(&self, acc: i32, xi: usize, wi: usize) -> i32 {
+    fn mac_strided(&self, acc: i32, x0: usize, xs: usize, w0: usize, ws: usize, n: usize) -> i32 {
         let zp = self.quant.input.zero_point as i32;
-        acc.wrapping_add((self.x[xi] as i8 as i32 - zp) * (self.w[wi] as i8 as i32))
+        // Iterators over the strided runs: one range check up front, none per element.
+        let xi = self.x[x0..].iter().step_by(xs).take(n);
+        let wi = self.w[w0..].iter().step_by(ws).take(n);
+        xi.zip(wi).fold(acc, |a, (&x, &w)| {
+            a.wrapping_add((x as i8 as i32 - zp) * (w as i8 as i32))
+        })
     }
 
     #[inline(always)]
@@ -215,8 +228,10 @@ impl<W: FloatWeights> Arith for FloatArith<'_, W> {
     }
 
     #[inline(always)]
-    fn mac(&self, acc: f32, xi: usize, wi: usize) -> f32 {
-        acc + le_f32(self.x, xi) * self.w.get(wi)
+    fn mac_strided(&self, acc: f32, x0: usize, xs: usize, w0: usize, ws: usize, n: usize) -> f32 {
+        (0..n).fold(acc, |a, i| {
+            a + le_f32(self.x, x0 + i * xs) * self.w.get(w0 + i * ws)
+        })
     }
 
     #[inline(always)]
