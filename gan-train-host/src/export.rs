@@ -181,6 +181,7 @@ pub fn d_input(pixels: &[u8], label: Option<u8>, classes: usize) -> Vec<f32> {
 }
 
 /// Encodes both networks at `precision` (int8 calibrated on `calib` examples of `data`).
+#[allow(clippy::too_many_arguments)] // the export's settings, each a CLI option
 pub fn export(
     name: &str,
     arch: &Arch,

@@ -268,7 +268,8 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             if a.batch == 0
                 || a.epochs == 0
-                || !(a.lr > 0.0)
+                || a.lr.is_nan()
+                || a.lr <= 0.0
                 || !(0.0..1.0).contains(&a.ema)
                 || !(0.0..0.5).contains(&a.label_smoothing)
             {

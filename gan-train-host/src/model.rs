@@ -4,7 +4,8 @@
 //!
 //! G: `concat(z, onehot)` as `(z + C) x 1 x 1` -> ConvT(k7, s1, p0) + BN + ReLU ->
 //! ConvT(k4, s2, p1) + BN + ReLU -> ConvT(k4, s2, p1) + Tanh -> `1 x 28 x 28`. No conv biases.
-//! D: `concat(image, C one-hot planes)` -> Conv(k4, s2, p1) + LeakyReLU(0.2) ->
+//! D: `concat(image, C one-hot planes)` -> Conv(k4, s2, p1) + LeakyReLU(0.2) -> (the planes
+//! are given to the first layer as labels, see `feed_discriminator`)
 //! Conv(k4, s2, p1) + BN + LeakyReLU(0.2) -> Conv(k7, s1, p0) -> logit.
 
 use crate::engine::batchnorm::BatchNorm2d;
@@ -75,7 +76,9 @@ impl Arch {
     pub fn discriminator(&self) -> Sequential {
         let [d0, d1] = self.d;
         Sequential::new(vec![
-            Layer::Conv2d(Conv2d::new(1 + self.classes, d0, 4, 2, 1, false)),
+            Layer::Conv2d(
+                Conv2d::new(1 + self.classes, d0, 4, 2, 1, false).with_label_planes(self.classes),
+            ),
             Layer::LeakyRelu(0.2),
             Layer::Conv2d(Conv2d::new(d0, d1, 4, 2, 1, false)),
             Layer::BatchNorm(BatchNorm2d::new(d1)),
@@ -112,26 +115,15 @@ pub fn fill_g_input(t: &mut Tensor, z: &[f32], labels: &[u8], zdim: usize, class
     }
 }
 
-/// Writes the discriminator input `[1 + C, N, H, W]`: the images (`N x H x W`, in [-1, 1]) and
-/// one constant plane per class.
-pub fn fill_d_input(
-    t: &mut Tensor,
-    images: &[f32],
-    labels: &[u8],
-    classes: usize,
-    h: usize,
-    w: usize,
-) {
-    let (n, hw) = (labels.len(), h * w);
-    t.reset(1 + classes, n, h, w);
-    t.data[..n * hw].copy_from_slice(&images[..n * hw]);
-    for c in 0..classes {
-        for i in 0..n {
-            let v = if labels[i] as usize == c { 1.0 } else { 0.0 };
-            let at = ((1 + c) * n + i) * hw;
-            t.data[at..at + hw].fill(v);
-        }
-    }
+/// Feeds the discriminator: the images (`N x H x W`, in [-1, 1]) as its `[1, N, H, W]` input and
+/// the labels to its first layer, which adds the one-hot label planes' contribution itself
+/// (`Conv2d::with_label_planes`: same result as concatenating `C` constant planes).
+pub fn feed_discriminator(d: &mut Sequential, images: &[f32], labels: &[u8], h: usize, w: usize) {
+    let n = labels.len();
+    let t = d.input_mut();
+    t.reset(1, n, h, w);
+    t.data.copy_from_slice(&images[..n * h * w]);
+    d.set_labels(labels);
 }
 
 /// Pixels (0..=255) to the network's [-1, 1].

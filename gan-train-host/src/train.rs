@@ -20,7 +20,7 @@ use crate::engine::loss::bce_with_logits;
 use crate::engine::{Rng, Sequential, Tensor};
 use crate::eval::Evaluator;
 use crate::io::{gray_png, grid, write_atomic};
-use crate::model::{fill_d_input, fill_g_input, to_pixel, to_unit, Arch};
+use crate::model::{feed_discriminator, fill_g_input, to_pixel, to_unit, Arch};
 
 /// Options of a training run.
 #[derive(Clone, Debug)]
@@ -267,14 +267,7 @@ impl Trainer {
 
             // D step: real.
             self.d.zero_grad();
-            fill_d_input(
-                self.d.input_mut(),
-                &self.real,
-                &self.labels,
-                classes,
-                data.h,
-                data.w,
-            );
+            feed_discriminator(&mut self.d, &self.real, &self.labels, data.h, data.w);
             let logits = self.d.forward(true).clone();
             let (loss_real, d_x) = bce_with_logits(&mut self.dlogits, &logits, &real_t);
             self.d.backward(&self.dlogits, false, true);
@@ -287,14 +280,7 @@ impl Trainer {
                 classes,
             );
             let fake = &self.g.forward(true).data;
-            fill_d_input(
-                self.d.input_mut(),
-                fake,
-                &self.fake_labels,
-                classes,
-                data.h,
-                data.w,
-            );
+            feed_discriminator(&mut self.d, fake, &self.fake_labels, data.h, data.w);
             let logits = self.d.forward(true).clone();
             let (loss_fake, d_gz) = bce_with_logits(&mut self.dlogits, &logits, &zeros);
             self.d.backward(&self.dlogits, false, true);
@@ -303,14 +289,7 @@ impl Trainer {
             // G step: D(G(z)) against 1, through D's input.
             self.g.zero_grad();
             let fake = &self.g.output().data;
-            fill_d_input(
-                self.d.input_mut(),
-                fake,
-                &self.fake_labels,
-                classes,
-                data.h,
-                data.w,
-            );
+            feed_discriminator(&mut self.d, fake, &self.fake_labels, data.h, data.w);
             let logits = self.d.forward(true).clone();
             let (loss_g, _) = bce_with_logits(&mut self.dlogits, &logits, &ones);
             let dinput = self.d.backward(&self.dlogits, true, false);

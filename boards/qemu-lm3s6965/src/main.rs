@@ -28,7 +28,7 @@ fn requested_frame() -> Option<u32> {
     let mut block = [buf.as_mut_ptr() as usize, buf.len()];
     // SAFETY: SYS_GET_CMDLINE writes at most `block[1]` bytes into `buf` and the length back
     // into `block[1]`.
-    let r = unsafe { cortex_m_semihosting::syscall(nr::GET_CMDLINE, &mut block) };
+    let r = unsafe { cortex_m_semihosting::syscall1(nr::GET_CMDLINE, block.as_mut_ptr() as usize) };
     if r != 0 {
         return None;
     }

@@ -18,7 +18,7 @@ static mut ARENA: [u8; ARENA_BYTES] = [0; ARENA_BYTES];
 fn cmdline(buf: &mut [u8; 96]) -> usize {
     let mut block = [buf.as_mut_ptr() as usize, buf.len()];
     // SAFETY: SYS_GET_CMDLINE writes at most `block[1]` bytes into `buf` and the length back.
-    let r = unsafe { cortex_m_semihosting::syscall(nr::GET_CMDLINE, &mut block) };
+    let r = unsafe { cortex_m_semihosting::syscall1(nr::GET_CMDLINE, block.as_mut_ptr() as usize) };
     if r != 0 {
         return 0;
     }
@@ -113,7 +113,12 @@ fn main() -> ! {
     if which == "both" || which == "f16" {
         bad += run("f16", MODEL_F16, &EXPECTED_F16, count, score, arena);
     }
-    debug::exit(if bad == 0 {
+    exit(bad == 0)
+}
+
+/// Ends the QEMU run with the semihosting exit status.
+fn exit(success: bool) -> ! {
+    debug::exit(if success {
         debug::EXIT_SUCCESS
     } else {
         debug::EXIT_FAILURE
@@ -125,18 +130,15 @@ fn main() -> ! {
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
-    debug::exit(debug::EXIT_FAILURE);
-    loop {}
+    exit(false)
 }
 
 #[defmt::panic_handler]
 fn defmt_panic() -> ! {
-    debug::exit(debug::EXIT_FAILURE);
-    loop {}
+    exit(false)
 }
 
 #[exception]
 unsafe fn HardFault(_ef: &ExceptionFrame) -> ! {
-    debug::exit(debug::EXIT_FAILURE);
-    loop {}
+    exit(false)
 }

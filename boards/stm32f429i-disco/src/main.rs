@@ -54,9 +54,7 @@ fn main() -> ! {
     let dc = gpiod.pd13.into_push_pull_output();
     let reset = gpiod.pd12.into_push_pull_output(); // LCD reset is wired to NRST; a spare pin
     let timer_delay = dp.TIM2.delay_us(&clocks);
-    let Ok(device) = ExclusiveDevice::new(spi, cs, timer_delay) else {
-        defmt::panic!("SPI device set-up failed")
-    };
+    let Ok(device) = ExclusiveDevice::new(spi, cs, timer_delay); // its error type is Infallible
     let interface = SPIInterface::new(device, dc);
     let mut lcd = match Ili9341::new(
         interface,

@@ -3,8 +3,16 @@
 //! Forward: `cols = im2col(x)`, `y[out, N*oh*ow] = W[out, in*k*k] · cols` (+ bias).
 //! Backward: `dW += dy · colsᵀ`, `db += Σ dy`, `dx = col2im(Wᵀ · dy)`.
 //! The column matrix is recomputed in backward instead of kept, to keep memory low.
+//!
+//! **Label planes.** A conditional discriminator's input ends with one constant plane per
+//! class (1 on the sample's class, 0 elsewhere). With `label_planes = C` the layer takes the
+//! image channels as its input and the classes as labels: the planes' contribution is, per
+//! sample, the class's response map `R[c][o][oy][ox] = Σ W[o, c_img + c, ky, kx]` over the
+//! taps inside the image, and their weight gradient is `Σ` over the taps of the per-class sums
+//! of `dy`. Same results as materialising the planes (tested), without gathering or multiplying
+//! `C` constant channels.
 
-use super::gemm::gemm;
+use super::gemm::{gemm, gemm_ldc};
 use super::im2col::{col2im_add, im2col, Geom};
 use super::{Param, Tensor};
 
@@ -25,6 +33,9 @@ pub struct Conv2d {
     pub weight: Param,
     /// Bias, `[cout]`, if any.
     pub bias: Option<Param>,
+    /// Trailing input channels that are one-hot label planes, given as labels (0 = none).
+    pub label_planes: usize,
+    labels: Vec<u8>,
 }
 
 impl Conv2d {
@@ -38,6 +49,98 @@ impl Conv2d {
             p,
             weight: Param::zeros(&[cout, cin, k, k]),
             bias: bias.then(|| Param::zeros(&[cout])),
+            label_planes: 0,
+            labels: Vec::new(),
+        }
+    }
+
+    /// The last `classes` input channels become one-hot label planes given by
+    /// [`set_labels`](Self::set_labels).
+    pub fn with_label_planes(mut self, classes: usize) -> Self {
+        assert!(
+            classes < self.cin,
+            "label planes need at least one image channel"
+        );
+        self.label_planes = classes;
+        self
+    }
+
+    /// The class of each sample of the next forward/backward pass.
+    pub fn set_labels(&mut self, labels: &[u8]) {
+        self.labels.clear();
+        self.labels.extend_from_slice(labels);
+    }
+
+    /// Whether kernel offset `kk` of output `o` lands inside an input side of `n`.
+    fn tap_inside(&self, o: usize, kk: usize, n: usize) -> bool {
+        let i = (o * self.s + kk) as isize - self.p as isize;
+        i >= 0 && i < n as isize
+    }
+
+    /// `y[o, n] += R[label_n][o]`: the label planes' response (see the module docs).
+    fn add_label_planes(&self, y: &mut Tensor, h: usize, w: usize) {
+        let (kk, cimg) = (self.k * self.k, self.cin - self.label_planes);
+        let ohw = y.h * y.w;
+        let mut maps = vec![0f32; self.label_planes * self.cout * ohw];
+        for c in 0..self.label_planes {
+            for o in 0..self.cout {
+                let wbase = (o * self.cin + cimg + c) * kk;
+                for oy in 0..y.h {
+                    for ox in 0..y.w {
+                        let mut sum = 0.0;
+                        for ky in (0..self.k).filter(|&ky| self.tap_inside(oy, ky, h)) {
+                            for kx in (0..self.k).filter(|&kx| self.tap_inside(ox, kx, w)) {
+                                sum += self.weight.w[wbase + ky * self.k + kx];
+                            }
+                        }
+                        maps[(c * self.cout + o) * ohw + oy * y.w + ox] = sum;
+                    }
+                }
+            }
+        }
+        let n = y.n;
+        for o in 0..self.cout {
+            for (i, &label) in self.labels.iter().enumerate().take(n) {
+                let map = &maps[(label as usize * self.cout + o) * ohw..][..ohw];
+                let dst = &mut y.data[(o * n + i) * ohw..][..ohw];
+                dst.iter_mut().zip(map).for_each(|(d, &m)| *d += m);
+            }
+        }
+    }
+
+    /// Accumulates the label planes' weight gradients from `dy`.
+    fn label_plane_grads(&mut self, dy: &Tensor, h: usize, w: usize) {
+        let (kk, cimg, n, ohw) = (
+            self.k * self.k,
+            self.cin - self.label_planes,
+            dy.n,
+            dy.h * dy.w,
+        );
+        // Per class and output channel: the sum of dy over the samples of that class.
+        let mut sums = vec![0f64; self.label_planes * self.cout * ohw];
+        for o in 0..self.cout {
+            for (i, &label) in self.labels.iter().enumerate().take(n) {
+                let src = &dy.data[(o * n + i) * ohw..][..ohw];
+                let dst = &mut sums[(label as usize * self.cout + o) * ohw..][..ohw];
+                dst.iter_mut().zip(src).for_each(|(d, &v)| *d += v as f64);
+            }
+        }
+        for c in 0..self.label_planes {
+            for o in 0..self.cout {
+                let s = &sums[(c * self.cout + o) * ohw..][..ohw];
+                for ky in 0..self.k {
+                    for kx in 0..self.k {
+                        let mut g = 0f64;
+                        for oy in (0..dy.h).filter(|&oy| self.tap_inside(oy, ky, h)) {
+                            for ox in (0..dy.w).filter(|&ox| self.tap_inside(ox, kx, w)) {
+                                g += s[oy * dy.w + ox];
+                            }
+                        }
+                        self.weight.g[(o * self.cin + cimg + c) * kk + ky * self.k + kx] +=
+                            g as f32;
+                    }
+                }
+            }
         }
     }
 
@@ -50,9 +153,15 @@ impl Conv2d {
     }
 
     fn geom(&self, x: &Tensor) -> Geom {
+        // The im2col geometry covers the image channels: all inputs but the label planes.
+        assert_eq!(x.c + self.label_planes, self.cin, "conv2d: input channels");
+        assert!(
+            self.label_planes == 0 || self.labels.len() == x.n,
+            "conv2d: one label per sample"
+        );
         let (oh, ow) = self.out_hw(x.h, x.w);
         Geom {
-            c: self.cin,
+            c: x.c,
             n: x.n,
             h: x.h,
             w: x.w,
@@ -64,32 +173,36 @@ impl Conv2d {
         }
     }
 
-    /// `y = conv(x)`.
+    /// `y = conv(x)` (x: the image channels; label planes come from the labels).
     pub fn forward(&self, y: &mut Tensor, x: &Tensor, cols: &mut Vec<f32>) {
         let g = self.geom(x);
-        cols.resize(g.rows() * g.cols(), 0.0);
+        let (r, nc, full) = (g.rows(), g.cols(), self.cin * self.k * self.k);
+        cols.resize(r * nc, 0.0);
         im2col(cols, &x.data, &g);
         y.reset(self.cout, x.n, g.oh, g.ow);
-        let r = g.rows();
+        // Weight rows are `full` long; the image channels are their first `r` columns.
         gemm(
             self.cout,
             r,
-            g.cols(),
+            nc,
             &self.weight.w,
-            r,
+            full,
             1,
             cols,
-            g.cols(),
+            nc,
             1,
             0.0,
             &mut y.data,
         );
         if let Some(b) = &self.bias {
-            add_channel_bias(&mut y.data, &b.w, g.cols());
+            add_channel_bias(&mut y.data, &b.w, nc);
+        }
+        if self.label_planes > 0 {
+            self.add_label_planes(y, x.h, x.w);
         }
     }
 
-    /// Accumulates weight gradients (when `dw`) and writes `dx` (when given).
+    /// Accumulates weight gradients (when `dw`) and writes `dx` (when given, image channels).
     pub fn backward(
         &mut self,
         dx: Option<&mut Tensor>,
@@ -99,11 +212,11 @@ impl Conv2d {
         dw: bool,
     ) {
         let g = self.geom(x);
-        let (r, nc) = (g.rows(), g.cols());
+        let (r, nc, full) = (g.rows(), g.cols(), self.cin * self.k * self.k);
         cols.resize(r * nc, 0.0);
         if dw {
             im2col(cols, &x.data, &g);
-            gemm(
+            gemm_ldc(
                 self.cout,
                 nc,
                 r,
@@ -115,9 +228,13 @@ impl Conv2d {
                 nc,
                 1.0,
                 &mut self.weight.g,
+                full,
             );
             if let Some(b) = &mut self.bias {
                 sum_channels_into(&mut b.g, &dy.data, nc);
+            }
+            if self.label_planes > 0 {
+                self.label_plane_grads(dy, x.h, x.w);
             }
         }
         if let Some(dx) = dx {
@@ -127,7 +244,7 @@ impl Conv2d {
                 nc,
                 &self.weight.w,
                 1,
-                r,
+                full,
                 &dy.data,
                 nc,
                 1,

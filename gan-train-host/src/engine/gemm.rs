@@ -23,12 +23,36 @@ pub fn gemm(
     beta: f32,
     c: &mut [f32],
 ) {
-    assert!(c.len() >= m * n, "gemm: C too small");
+    gemm_ldc(m, k, n, a, rsa, csa, b, rsb, csb, beta, c, n)
+}
+
+/// [`gemm`] into rows of `c` that are `ldc >= n` apart (a column block of a wider matrix).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_ldc(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    rsa: usize,
+    csa: usize,
+    b: &[f32],
+    rsb: usize,
+    csb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    assert!(
+        ldc >= n && (m == 0 || c.len() >= (m - 1) * ldc + n),
+        "gemm: C too small"
+    );
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
-        c[..m * n].iter_mut().for_each(|v| *v *= beta);
+        c.chunks_mut(ldc)
+            .take(m)
+            .for_each(|row| row[..n].iter_mut().for_each(|v| *v *= beta));
         return;
     }
     // Bounds: the last element each operand's strides reach must be inside its slice.
@@ -47,10 +71,10 @@ pub fn gemm(
         m
     };
     let run = |row0: usize, c_rows: &mut [f32]| {
-        let rows = c_rows.len() / n;
+        let rows = (c_rows.len() + ldc - n) / ldc;
         // SAFETY: the asserts above keep every A and B element that matrixmultiply reads
-        // (rows row0..row0+rows of A, all of B) inside `a` and `b`; `c_rows` is an exclusive,
-        // contiguous rows x n block, written with row stride n and column stride 1.
+        // (rows row0..row0+rows of A, all of B) inside `a` and `b`; `c_rows` is an exclusive
+        // block holding `rows` rows of n elements `ldc` apart.
         unsafe {
             matrixmultiply::sgemm(
                 rows,
@@ -65,18 +89,34 @@ pub fn gemm(
                 csb as isize,
                 beta,
                 c_rows.as_mut_ptr(),
-                n as isize,
+                ldc as isize,
                 1,
             )
         }
     };
+    let used = (m - 1) * ldc + n;
     if rows_per >= m {
-        run(0, &mut c[..m * n]);
+        run(0, &mut c[..used]);
     } else {
-        c[..m * n]
-            .par_chunks_mut(rows_per * n)
-            .enumerate()
-            .for_each(|(i, chunk)| run(i * rows_per, chunk));
+        // Blocks of `rows_per` whole rows; the last block ends at its last row's n-th element.
+        let mut blocks: Vec<(usize, &mut [f32])> = Vec::new();
+        let mut rest = &mut c[..used];
+        let mut row0 = 0;
+        while row0 < m {
+            let rows = rows_per.min(m - row0);
+            let len = if row0 + rows == m {
+                rest.len()
+            } else {
+                rows * ldc
+            };
+            let (head, tail) = rest.split_at_mut(len);
+            blocks.push((row0, head));
+            rest = tail;
+            row0 += rows;
+        }
+        blocks
+            .into_par_iter()
+            .for_each(|(r0, block)| run(r0, block));
     }
 }
 
@@ -86,6 +126,7 @@ mod tests {
     use crate::engine::Rng;
 
     /// Plain triple loop in f64.
+    #[allow(clippy::too_many_arguments)]
     fn reference(
         m: usize,
         k: usize,
@@ -106,6 +147,27 @@ mod tests {
             }
         }
         c
+    }
+
+    #[test]
+    fn writes_a_column_block_of_a_wider_matrix() {
+        let mut rng = Rng::new(2);
+        let (m, k, n, ldc) = (37, 19, 23, 40);
+        let a: Vec<f32> = (0..m * k).map(|_| rng.normal()).collect();
+        let b: Vec<f32> = (0..k * n).map(|_| rng.normal()).collect();
+        let mut c = vec![7.0f32; m * ldc];
+        gemm_ldc(m, k, n, &a, k, 1, &b, n, 1, 0.0, &mut c, ldc);
+        let want = reference(m, k, n, &a, k, 1, &b, n, 1);
+        for i in 0..m {
+            for j in 0..ldc {
+                let got = c[i * ldc + j] as f64;
+                let w = if j < n { want[i * n + j] } else { 7.0 };
+                assert!(
+                    (got - w).abs() <= 1e-4 + 1e-4 * w.abs(),
+                    "({i}, {j}): {got} vs {w}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -211,3 +211,54 @@ fn whole_generator_through_discriminator_step() {
         }
     }
 }
+
+/// The label-plane shortcut gives the same outputs and gradients as materialised planes.
+#[test]
+fn label_planes_equal_materialised_planes() {
+    let mut rng = Rng::new(30);
+    for (k, s, p) in [(4, 2, 1), (3, 1, 1), (5, 1, 0)] {
+        let (classes, n) = (4, 5);
+        let mut full = initialised(
+            vec![Layer::Conv2d(Conv2d::new(1 + classes, 3, k, s, p, true))],
+            31,
+        );
+        let Layer::Conv2d(c) = &full.layers[0] else {
+            unreachable!()
+        };
+        let mut short = Sequential::new(vec![Layer::Conv2d(c.clone().with_label_planes(classes))]);
+        let labels: Vec<u8> = (0..n).map(|i| (i * 3 % classes) as u8).collect();
+        let img = random_input(1, n, 7, 6, &mut rng);
+        let mut planes = Tensor::zeros(1 + classes, n, 7, 6);
+        planes.data[..img.len()].copy_from_slice(&img.data);
+        for (i, &l) in labels.iter().enumerate() {
+            let at = ((1 + l as usize) * n + i) * 42;
+            planes.data[at..at + 42].fill(1.0);
+        }
+        *full.input_mut() = planes;
+        *short.input_mut() = img;
+        short.set_labels(&labels);
+        let (yf, ys) = (full.forward(true).clone(), short.forward(true).clone());
+        let close = |a: &[f32], b: &[f32], what: &str| {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!(
+                    (x - y).abs() <= 1e-4 * (1.0 + x.abs()),
+                    "k{k} {what}[{i}]: {x} vs {y}"
+                );
+            }
+        };
+        close(&yf.data, &ys.data, "y");
+        let dy = Tensor {
+            data: (0..yf.len()).map(|_| rng.normal()).collect(),
+            ..yf
+        };
+        full.zero_grad();
+        short.zero_grad();
+        let dxf = full.backward(&dy, true, true).clone();
+        let dxs = short.backward(&dy, true, true).clone();
+        close(&dxf.data[..dxs.len()], &dxs.data, "dx(image)");
+        let (pf, ps) = (full.params_mut(), short.params_mut());
+        for (a, b) in pf.iter().zip(&ps) {
+            close(&a.g, &b.g, "dW");
+        }
+    }
+}

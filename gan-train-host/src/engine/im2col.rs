@@ -42,70 +42,82 @@ impl Geom {
     }
 }
 
-/// `cols` (`[c*k*k, n*oh*ow]`) from `x` (`[c, n, h, w]`).
+/// The output columns `lo..hi` whose tap at kernel offset `kk` lands inside an input side of
+/// `n` (`i = o*s + kk - p`), found once instead of tested per element.
+fn valid_outputs(kk: usize, n: usize, s: usize, p: usize, out: usize) -> (usize, usize) {
+    let lo = if p > kk { (p - kk).div_ceil(s) } else { 0 }.min(out);
+    let hi = if n + p > kk {
+        ((n - 1 + p - kk) / s + 1).min(out)
+    } else {
+        0
+    };
+    (lo, hi.max(lo))
+}
+
+/// `cols` (`[c*k*k, n*oh*ow]`) from `x` (`[c, n, h, w]`). Parallel over rows.
 pub fn im2col(cols: &mut [f32], x: &[f32], g: &Geom) {
     let ncol = g.cols();
-    let per_channel = g.k * g.k * ncol;
-    cols[..g.c * per_channel]
-        .par_chunks_mut(per_channel)
+    cols[..g.rows() * ncol]
+        .par_chunks_mut(ncol)
         .enumerate()
-        .for_each(|(c, block)| {
-            for ky in 0..g.k {
-                for kx in 0..g.k {
-                    let row = &mut block[(ky * g.k + kx) * ncol..(ky * g.k + kx + 1) * ncol];
-                    for n in 0..g.n {
-                        let img = &x[(c * g.n + n) * g.h * g.w..(c * g.n + n + 1) * g.h * g.w];
-                        for oy in 0..g.oh {
-                            let iy = (oy * g.s + ky) as isize - g.p as isize;
-                            let dst = &mut row[(n * g.oh + oy) * g.ow..(n * g.oh + oy + 1) * g.ow];
-                            if iy < 0 || iy >= g.h as isize {
-                                dst.fill(0.0);
-                                continue;
-                            }
-                            let src = &img[iy as usize * g.w..(iy as usize + 1) * g.w];
-                            for (ox, d) in dst.iter_mut().enumerate() {
-                                let ix = (ox * g.s + kx) as isize - g.p as isize;
-                                *d = if ix >= 0 && ix < g.w as isize {
-                                    src[ix as usize]
-                                } else {
-                                    0.0
-                                };
-                            }
-                        }
+        .for_each(|(r, row)| {
+            let (c, ky, kx) = (r / (g.k * g.k), (r / g.k) % g.k, r % g.k);
+            let (lo, hi) = valid_outputs(kx, g.w, g.s, g.p, g.ow);
+            for n in 0..g.n {
+                let img = &x[(c * g.n + n) * g.h * g.w..(c * g.n + n + 1) * g.h * g.w];
+                for oy in 0..g.oh {
+                    let iy = (oy * g.s + ky) as isize - g.p as isize;
+                    let dst = &mut row[(n * g.oh + oy) * g.ow..(n * g.oh + oy + 1) * g.ow];
+                    if iy < 0 || iy >= g.h as isize || lo == hi {
+                        dst.fill(0.0);
+                        continue;
+                    }
+                    let src = &img[iy as usize * g.w..(iy as usize + 1) * g.w];
+                    dst[..lo].fill(0.0);
+                    dst[hi..].fill(0.0);
+                    let ix0 = lo * g.s + kx - g.p;
+                    if g.s == 1 {
+                        dst[lo..hi].copy_from_slice(&src[ix0..ix0 + hi - lo]);
+                    } else {
+                        dst[lo..hi]
+                            .iter_mut()
+                            .zip(src[ix0..].iter().step_by(g.s))
+                            .for_each(|(d, &v)| *d = v);
                     }
                 }
             }
         });
 }
 
-/// `x += col2im(cols)`: the adjoint of [`im2col`].
+/// `x += col2im(cols)`: the adjoint of [`im2col`]. Parallel over the `c * n` images of `x`.
 pub fn col2im_add(x: &mut [f32], cols: &[f32], g: &Geom) {
     let ncol = g.cols();
-    let per_channel = g.n * g.h * g.w;
-    x[..g.c * per_channel]
-        .par_chunks_mut(per_channel)
+    let hw = g.h * g.w;
+    x[..g.c * g.n * hw]
+        .par_chunks_mut(hw)
         .enumerate()
-        .for_each(|(c, imgs)| {
+        .for_each(|(img_index, img)| {
+            let (c, n) = (img_index / g.n, img_index % g.n);
             for ky in 0..g.k {
                 for kx in 0..g.k {
+                    let (lo, hi) = valid_outputs(kx, g.w, g.s, g.p, g.ow);
+                    if lo == hi {
+                        continue;
+                    }
                     let r = (c * g.k + ky) * g.k + kx;
                     let row = &cols[r * ncol..(r + 1) * ncol];
-                    for n in 0..g.n {
-                        let img = &mut imgs[n * g.h * g.w..(n + 1) * g.h * g.w];
-                        for oy in 0..g.oh {
-                            let iy = (oy * g.s + ky) as isize - g.p as isize;
-                            if iy < 0 || iy >= g.h as isize {
-                                continue;
-                            }
-                            let src = &row[(n * g.oh + oy) * g.ow..(n * g.oh + oy + 1) * g.ow];
-                            let dst = &mut img[iy as usize * g.w..(iy as usize + 1) * g.w];
-                            for (ox, &v) in src.iter().enumerate() {
-                                let ix = (ox * g.s + kx) as isize - g.p as isize;
-                                if ix >= 0 && ix < g.w as isize {
-                                    dst[ix as usize] += v;
-                                }
-                            }
+                    let ix0 = lo * g.s + kx - g.p;
+                    for oy in 0..g.oh {
+                        let iy = (oy * g.s + ky) as isize - g.p as isize;
+                        if iy < 0 || iy >= g.h as isize {
+                            continue;
                         }
+                        let src = &row[(n * g.oh + oy) * g.ow + lo..(n * g.oh + oy) * g.ow + hi];
+                        let dst = &mut img[iy as usize * g.w + ix0..(iy as usize + 1) * g.w];
+                        dst.iter_mut()
+                            .step_by(g.s)
+                            .zip(src)
+                            .for_each(|(d, &v)| *d += v);
                     }
                 }
             }

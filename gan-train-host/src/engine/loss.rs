@@ -10,8 +10,8 @@ pub fn bce_with_logits(dlogits: &mut Tensor, logits: &Tensor, targets: &[f32]) -
     dlogits.reset(logits.c, logits.n, logits.h, logits.w);
     let mut loss = 0f64;
     let mut mean_p = 0f64;
-    for i in 0..n {
-        let (x, t) = (logits.data[i] as f64, targets[i] as f64);
+    for (i, (&x, &t)) in logits.data.iter().zip(targets).enumerate().take(n) {
+        let (x, t) = (x as f64, t as f64);
         loss += x.max(0.0) - x * t + (-x.abs()).exp().ln_1p();
         let p = 1.0 / (1.0 + (-x).exp());
         mean_p += p;
@@ -27,11 +27,11 @@ pub fn softmax_cross_entropy(dlogits: &mut Tensor, logits: &Tensor, labels: &[u8
     dlogits.reset(k, n, 1, 1);
     let mut loss = 0f64;
     let mut correct = 0;
-    for j in 0..n {
+    for (j, &label) in labels.iter().enumerate().take(n) {
         let col = |c: usize| logits.data[c * n + j] as f64;
         let max = (0..k).map(col).fold(f64::NEG_INFINITY, f64::max);
         let sum: f64 = (0..k).map(|c| (col(c) - max).exp()).sum();
-        let y = labels[j] as usize;
+        let y = label as usize;
         loss += -(col(y) - max - sum.ln());
         let arg = (0..k)
             .max_by(|&a, &b| col(a).total_cmp(&col(b)))

@@ -139,6 +139,17 @@ impl Sequential {
         &self.grads[0]
     }
 
+    /// Gives the class of each sample to the layers that take label planes.
+    pub fn set_labels(&mut self, labels: &[u8]) {
+        for layer in &mut self.layers {
+            if let Layer::Conv2d(c) = layer {
+                if c.label_planes > 0 {
+                    c.set_labels(labels);
+                }
+            }
+        }
+    }
+
     /// Every parameter, in layer order.
     pub fn params_mut(&mut self) -> Vec<&mut Param> {
         self.layers
