@@ -83,6 +83,74 @@ pub fn compute(
     })
 }
 
+/// A model ready to draw the counter: its generator and discriminator.
+#[derive(Clone, Copy, Debug)]
+pub struct Counter<'a> {
+    /// The generator.
+    pub generator: Generator<'a>,
+    /// The discriminator.
+    pub discriminator: Discriminator<'a>,
+}
+
+/// Why a model cannot draw the counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CounterError {
+    /// The model file does not validate.
+    Format(gan_infer::FormatError),
+    /// It lacks a generator or a discriminator, or is not a 10-class 28x28 model.
+    Unsuitable,
+}
+
+impl<'a> Counter<'a> {
+    /// Validates `model` and checks it can draw the counter (10 classes, 28x28 digits, G and D).
+    pub fn from_model(model: &'a [u8]) -> Result<Self, CounterError> {
+        let m = gan_infer::Model::from_bytes(model).map_err(CounterError::Format)?;
+        let (Some(generator), Some(discriminator)) = (m.generator(), m.discriminator()) else {
+            return Err(CounterError::Unsuitable);
+        };
+        if generator.num_classes() != 10
+            || generator.image_shape() != gan_infer::Shape::new(1, DIGIT as u16, DIGIT as u16)
+        {
+            return Err(CounterError::Unsuitable);
+        }
+        Ok(Counter {
+            generator,
+            discriminator,
+        })
+    }
+
+    /// Scratch bytes a frame needs.
+    pub fn arena_bytes(&self) -> usize {
+        self.generator
+            .arena_bytes()
+            .max(self.discriminator.arena_bytes())
+    }
+
+    /// Frame `index` (see [`compute`]).
+    pub fn frame(&self, index: u32, arena: &mut [u8]) -> Result<Frame, RunError> {
+        compute(index, &self.generator, &self.discriminator, arena)
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl Frame {
+    /// Logs the frame's number, digits and scores (one defmt line).
+    pub fn log(&self) {
+        let s = &self.scores;
+        defmt::info!(
+            "frame {} value {} digits {=[u8]} scores% {=u8} {=u8} {=u8} {=u8}",
+            self.index,
+            self.value,
+            self.digits[..],
+            s[0].percent(),
+            s[1].percent(),
+            s[2].percent(),
+            s[3].percent()
+        );
+    }
+}
+
 /// Left edge of digit `i` on a 128-pixel-wide display.
 pub const fn digit_x(i: usize) -> i32 {
     4 + 31 * i as i32

@@ -11,9 +11,7 @@ use crate::format::{
     arena_needed, out_channels, Activation, Layer, LayerQuant, ModelDesc, NetworkDesc, Op,
     Precision, Shape, TensorQuant,
 };
-use crate::kernels::{
-    activate_f32, conv2d, conv_transpose2d, linear, Arith, ConvGeometry, F32Weights, FloatArith,
-};
+use crate::kernels::{activate_f32, run_op, F32Weights, FloatArith};
 use crate::quant::quantize_multiplier;
 
 /// A layer with f32 weights (PyTorch layouts), BatchNorm already folded into weights and bias.
@@ -62,20 +60,6 @@ pub struct Calibration {
     pub ranges: Vec<(f32, f32, f32, f32)>,
 }
 
-fn geometry(l: &FloatLayer, k: u8, s: u8, p: u8) -> ConvGeometry {
-    ConvGeometry {
-        cin: l.input.c as usize,
-        cout: l.output.c as usize,
-        ih: l.input.h as usize,
-        iw: l.input.w as usize,
-        oh: l.output.h as usize,
-        ow: l.output.w as usize,
-        k: k as usize,
-        stride: s as usize,
-        pad: p as usize,
-    }
-}
-
 fn f32_le(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
@@ -94,28 +78,10 @@ impl FloatLayer {
             activation: Activation::Identity,
         };
         let mut out = vec![0u8; 4 * self.output.len()];
-        run(self, &a, &mut out);
+        run_op(self.op, self.input, self.output, &a, &mut out);
         out.chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect()
-    }
-}
-
-fn run<A: Arith>(l: &FloatLayer, a: &A, out: &mut [u8]) {
-    match l.op {
-        Op::Linear => linear(out, a, l.input.len(), l.output.len()),
-        Op::Conv2d {
-            kernel,
-            stride,
-            padding,
-        } => conv2d(out, a, &geometry(l, kernel, stride, padding)),
-        Op::ConvTranspose2d {
-            kernel,
-            stride,
-            padding,
-            ..
-        } => conv_transpose2d(out, a, &geometry(l, kernel, stride, padding)),
-        Op::Reshape => {}
     }
 }
 

@@ -11,10 +11,7 @@ use crate::error::{FormatError, RunError};
 use crate::format::{
     parse, power_of_two_exponent, Layer, ModelDesc, NetworkDesc, Op, Precision, Shape,
 };
-use crate::kernels::{
-    conv2d, conv_transpose2d, linear, Arith, ConvGeometry, F16Weights, F32Weights, FloatArith,
-    I8Arith,
-};
+use crate::kernels::{run_op, F16Weights, F32Weights, FloatArith, I8Arith};
 use crate::latent::LatentSampler;
 
 /// A validated model file, borrowing its bytes (which may stay in flash).
@@ -109,38 +106,6 @@ fn get_f32(buf: &[u8], i: usize) -> f32 {
     f32::from_le_bytes([buf[4 * i], buf[4 * i + 1], buf[4 * i + 2], buf[4 * i + 3]])
 }
 
-fn geometry(layer: &Layer<'_>, k: u8, s: u8, p: u8) -> ConvGeometry {
-    ConvGeometry {
-        cin: layer.input.c as usize,
-        cout: layer.output.c as usize,
-        ih: layer.input.h as usize,
-        iw: layer.input.w as usize,
-        oh: layer.output.h as usize,
-        ow: layer.output.w as usize,
-        k: k as usize,
-        stride: s as usize,
-        pad: p as usize,
-    }
-}
-
-fn run_op<A: Arith>(layer: &Layer<'_>, a: &A, out: &mut [u8]) {
-    match layer.op {
-        Op::Linear => linear(out, a, layer.input.len(), layer.output.len()),
-        Op::Conv2d {
-            kernel,
-            stride,
-            padding,
-        } => conv2d(out, a, &geometry(layer, kernel, stride, padding)),
-        Op::ConvTranspose2d {
-            kernel,
-            stride,
-            padding,
-            ..
-        } => conv_transpose2d(out, a, &geometry(layer, kernel, stride, padding)),
-        Op::Reshape => {}
-    }
-}
-
 fn run_layer(
     precision: Precision,
     layer: &Layer<'_>,
@@ -157,7 +122,7 @@ fn run_layer(
                 quant,
                 activation,
             };
-            run_op(layer, &a, out);
+            run_op(layer.op, layer.input, layer.output, &a, out);
         }
         (Precision::F16, None) => {
             let a = FloatArith {
@@ -166,7 +131,7 @@ fn run_layer(
                 bias,
                 activation,
             };
-            run_op(layer, &a, out);
+            run_op(layer.op, layer.input, layer.output, &a, out);
         }
         (Precision::F32, None) => {
             let a = FloatArith {
@@ -175,7 +140,7 @@ fn run_layer(
                 bias,
                 activation,
             };
-            run_op(layer, &a, out);
+            run_op(layer.op, layer.input, layer.output, &a, out);
         }
         _ => return Err(RunError::Corrupt),
     }

@@ -50,6 +50,26 @@ pub struct Capture {
     pub png: Vec<u8>,
 }
 
+/// `qemu-system-arm` for `machine`/`cpu` running `elf` headless (no display, serial or monitor)
+/// with semihosting on and `args` as its command line (`arg=` items, joined by spaces).
+pub fn qemu(machine: &str, cpu: &str, elf: &Path, args: &[&str]) -> Command {
+    let mut semihosting = String::from("enable=on,target=native");
+    for a in args {
+        semihosting.push_str(",arg=");
+        semihosting.push_str(a);
+    }
+    let mut c = Command::new("qemu-system-arm");
+    c.args([
+        "-machine", machine, "-cpu", cpu, "-display", "none", "-serial", "none", "-monitor", "none",
+    ]);
+    c.arg("-semihosting-config")
+        .arg(semihosting)
+        .arg("-kernel")
+        .arg(elf)
+        .stdin(Stdio::null());
+    c
+}
+
 fn qemu_binary() -> Result<(), String> {
     match Command::new("qemu-system-arm").arg("--version").output() {
         Ok(o) if o.status.success() => Ok(()),
@@ -113,26 +133,10 @@ pub fn capture_lm3s6965(elf: &Path, frame: u32) -> Result<Capture, String> {
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let sock = dir.join("qmp.sock");
     let png_path = dir.join("screen.png");
-    let mut child = Command::new("qemu-system-arm")
-        .args([
-            "-cpu",
-            "cortex-m3",
-            "-M",
-            "lm3s6965evb",
-            "-display",
-            "none",
-            "-serial",
-            "none",
-            "-monitor",
-            "none",
-        ])
-        .arg("-semihosting-config")
-        .arg(format!("enable=on,target=native,arg=frame={frame}"))
+    let frame_arg = format!("frame={frame}");
+    let mut child = qemu("lm3s6965evb", "cortex-m3", elf, &[&frame_arg])
         .arg("-qmp")
         .arg(format!("unix:{},server=on,wait=off", sock.display()))
-        .arg("-kernel")
-        .arg(elf)
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

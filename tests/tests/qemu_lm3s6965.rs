@@ -4,7 +4,6 @@
 //! fits the board. Needs `qemu-system-arm` (a missing QEMU fails these tests).
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::OnceLock;
 
 use gan_tests::{
@@ -89,21 +88,7 @@ fn later_frame_matches_host_pixel_for_pixel() {
 #[test]
 fn animation_log_and_memory_figures() {
     let elf = firmware();
-    let out = Command::new("qemu-system-arm")
-        .args([
-            "-cpu",
-            "cortex-m3",
-            "-M",
-            "lm3s6965evb",
-            "-display",
-            "none",
-            "-serial",
-            "none",
-            "-monitor",
-            "none",
-        ])
-        .args(["-semihosting-config", "enable=on,target=native", "-kernel"])
-        .arg(elf)
+    let out = gan_tests::qemu("lm3s6965evb", "cortex-m3", elf, &[])
         .output()
         .expect("qemu-system-arm must be installed");
     assert!(

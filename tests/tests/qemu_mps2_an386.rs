@@ -2,8 +2,6 @@
 //! each (pixels and discriminator probability) bit-identical to the host's (its build script
 //! computed the host's answers with the same gan-infer). Needs `qemu-system-arm`.
 
-use std::process::Command;
-
 #[test]
 fn int8_and_f16_digits_are_bit_identical_to_the_host() {
     let elf = gan_tests::build_board(
@@ -12,21 +10,7 @@ fn int8_and_f16_digits_are_bit_identical_to_the_host() {
         "thumbv7em-none-eabihf",
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let out = Command::new("qemu-system-arm")
-        .args([
-            "-machine",
-            "mps2-an386",
-            "-cpu",
-            "cortex-m4",
-            "-display",
-            "none",
-            "-serial",
-            "none",
-            "-monitor",
-            "none",
-        ])
-        .args(["-semihosting-config", "enable=on,target=native", "-kernel"])
-        .arg(&elf)
+    let out = gan_tests::qemu("mps2-an386", "cortex-m4", &elf, &[])
         .output()
         .expect("qemu-system-arm must be installed");
     let log = gan_tests::decode_defmt(&elf, &out.stdout).unwrap();

@@ -85,7 +85,7 @@ fn main() -> ! {
         g.precision(),
         ARENA_BYTES
     );
-    let mut oled = ssd0323::Oled::new();
+    let mut display = ssd0323::Display::new(ssd0323::Oled::new(), fb);
     let requested = requested_frame();
     let frames = match requested {
         Some(f) => f..=f,
@@ -99,18 +99,9 @@ fn main() -> ! {
                 fail()
             }
         };
-        let _ = counter_scene::draw(fb, &frame);
-        oled.flush(fb);
-        defmt::info!(
-            "frame {} value {} digits {=[u8]} scores% {=u8} {=u8} {=u8} {=u8}",
-            frame.index,
-            frame.value,
-            frame.digits[..],
-            frame.scores[0].percent(),
-            frame.scores[1].percent(),
-            frame.scores[2].percent(),
-            frame.scores[3].percent()
-        );
+        let _ = counter_scene::draw(&mut display, &frame);
+        display.flush();
+        frame.log();
     }
     defmt::info!(
         "memory: flash model {} bytes, flash total {} bytes; RAM statics {} bytes (arena {}), stack high-water {} of {} bytes",

@@ -1,7 +1,7 @@
 //! The SSD0323 OLED on the lm3s6965evb: SSI0 (a PL022 at 0x4000_8000) carries the bytes,
 //! GPIO PC7 selects data (high) or command (low), PD0 is the OLED's chip select (active high).
-//! Register writes go through `cortex_m`'s volatile pointers; this module is the firmware's
-//! only MMIO.
+//! Register writes are volatile accesses to fixed addresses; this module is the firmware's only
+//! MMIO. [`Display`] is the embedded-graphics face of the panel.
 
 use core::ptr::{read_volatile, write_volatile};
 
@@ -100,5 +100,42 @@ impl Oled {
         self.data_mode(true);
         fb.bytes.iter().for_each(|&b| self.send(b));
         self.data_mode(false);
+    }
+}
+
+/// The OLED as an embedded-graphics display: drawing goes to a framebuffer in RAM (the
+/// SSD0323's own layout), [`Display::flush`] sends it. Any embedded-graphics drawing works.
+pub struct Display {
+    oled: Oled,
+    fb: &'static mut Framebuffer,
+}
+
+impl Display {
+    /// The display, drawing into `fb`.
+    pub fn new(oled: Oled, fb: &'static mut Framebuffer) -> Self {
+        Display { oled, fb }
+    }
+
+    /// Sends the framebuffer to the panel.
+    pub fn flush(&mut self) {
+        self.oled.flush(self.fb);
+    }
+}
+
+impl embedded_graphics_core::geometry::OriginDimensions for Display {
+    fn size(&self) -> embedded_graphics_core::geometry::Size {
+        self.fb.size()
+    }
+}
+
+impl embedded_graphics_core::draw_target::DrawTarget for Display {
+    type Color = embedded_graphics_core::pixelcolor::Gray4;
+    type Error = core::convert::Infallible;
+
+    fn draw_iter<I>(&mut self, pixels: I) -> Result<(), Self::Error>
+    where
+        I: IntoIterator<Item = embedded_graphics_core::Pixel<Self::Color>>,
+    {
+        self.fb.draw_iter(pixels)
     }
 }

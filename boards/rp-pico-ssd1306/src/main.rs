@@ -9,7 +9,6 @@ use defmt_rtt as _;
 use embedded_graphics::pixelcolor::BinaryColor;
 use embedded_graphics::prelude::*;
 use fugit::RateExtU32;
-use gan_infer::Model;
 use panic_probe as _;
 use rp_pico::entry;
 use rp_pico::hal::{self, pac, Clock};
@@ -67,16 +66,12 @@ fn main() -> ! {
         defmt::panic!("SSD1306 does not answer at 0x3C");
     }
 
-    let model = match Model::from_bytes(MODEL) {
-        Ok(m) => m,
-        Err(e) => defmt::panic!("model does not validate: {}", e),
-    };
-    let (Some(g), Some(d)) = (model.generator(), model.discriminator()) else {
-        defmt::panic!("model lacks G or D")
+    let counter = match counter_scene::Counter::from_model(MODEL) {
+        Ok(c) => c,
+        Err(e) => defmt::panic!("the model cannot draw the counter: {}", e),
     };
     defmt::info!(
-        "model {=str}: {} bytes, arena {} bytes",
-        model.name(),
+        "model: {} bytes in flash, arena {} bytes",
         MODEL.len(),
         ARENA_BYTES
     );
@@ -88,7 +83,7 @@ fn main() -> ! {
     };
     let mut index = 0u32;
     loop {
-        let frame = match counter_scene::compute(index, &g, &d, &mut arena[..]) {
+        let frame = match counter.frame(index, &mut arena[..]) {
             Ok(f) => f,
             Err(e) => defmt::panic!("forward pass failed: {}", e),
         };
@@ -107,15 +102,7 @@ fn main() -> ! {
         if display.flush().is_err() {
             defmt::warn!("display flush failed");
         }
-        defmt::info!(
-            "frame {} value {} scores% {=u8} {=u8} {=u8} {=u8}",
-            frame.index,
-            frame.value,
-            frame.scores[0].percent(),
-            frame.scores[1].percent(),
-            frame.scores[2].percent(),
-            frame.scores[3].percent()
-        );
+        frame.log();
         index = index.wrapping_add(1);
         delay.delay_ms(1000);
     }

@@ -12,7 +12,6 @@ use embedded_graphics::pixelcolor::{Gray4, Rgb565};
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::Rectangle;
 use embedded_hal_bus::spi::ExclusiveDevice;
-use gan_infer::Model;
 use ili9341::{DisplaySize240x320, Ili9341, Orientation};
 use panic_probe as _;
 use stm32f4xx_hal::{pac, prelude::*, spi::Spi};
@@ -68,16 +67,12 @@ fn main() -> ! {
     };
     let _ = lcd.clear(Rgb565::BLACK);
 
-    let model = match Model::from_bytes(MODEL) {
-        Ok(m) => m,
-        Err(e) => defmt::panic!("model does not validate: {}", e),
-    };
-    let (Some(g), Some(d)) = (model.generator(), model.discriminator()) else {
-        defmt::panic!("model lacks G or D")
+    let counter = match counter_scene::Counter::from_model(MODEL) {
+        Ok(c) => c,
+        Err(e) => defmt::panic!("the model cannot draw the counter: {}", e),
     };
     defmt::info!(
-        "model {=str}: {} bytes, arena {} bytes",
-        model.name(),
+        "model: {} bytes in flash, arena {} bytes",
         MODEL.len(),
         ARENA_BYTES
     );
@@ -89,7 +84,7 @@ fn main() -> ! {
     };
     let mut index = 0u32;
     loop {
-        let frame = match counter_scene::compute(index, &g, &d, &mut arena[..]) {
+        let frame = match counter.frame(index, &mut arena[..]) {
             Ok(f) => f,
             Err(e) => defmt::panic!("forward pass failed: {}", e),
         };
@@ -106,15 +101,7 @@ fn main() -> ! {
         if lcd.fill_contiguous(&area, colors).is_err() {
             defmt::warn!("LCD write failed");
         }
-        defmt::info!(
-            "frame {} value {} scores% {=u8} {=u8} {=u8} {=u8}",
-            frame.index,
-            frame.value,
-            frame.scores[0].percent(),
-            frame.scores[1].percent(),
-            frame.scores[2].percent(),
-            frame.scores[3].percent()
-        );
+        frame.log();
         index = index.wrapping_add(1);
         delay.delay_ms(1000);
     }

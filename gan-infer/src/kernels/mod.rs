@@ -41,6 +41,63 @@ pub struct ConvGeometry {
     pub pad: usize,
 }
 
+impl ConvGeometry {
+    /// The geometry of a convolution (either kind) from its input and output shapes.
+    pub fn from_shapes(
+        input: crate::format::Shape,
+        output: crate::format::Shape,
+        k: u8,
+        stride: u8,
+        pad: u8,
+    ) -> Self {
+        ConvGeometry {
+            cin: input.c as usize,
+            cout: output.c as usize,
+            ih: input.h as usize,
+            iw: input.w as usize,
+            oh: output.h as usize,
+            ow: output.w as usize,
+            k: k as usize,
+            stride: stride as usize,
+            pad: pad as usize,
+        }
+    }
+}
+
+/// Runs one layer's operator (`Reshape` is a no-op: the data stays where it is).
+pub fn run_op<A: Arith>(
+    op: crate::format::Op,
+    input: crate::format::Shape,
+    output: crate::format::Shape,
+    a: &A,
+    out: &mut [u8],
+) {
+    use crate::format::Op;
+    match op {
+        Op::Linear => linear(out, a, input.len(), output.len()),
+        Op::Conv2d {
+            kernel,
+            stride,
+            padding,
+        } => conv2d(
+            out,
+            a,
+            &ConvGeometry::from_shapes(input, output, kernel, stride, padding),
+        ),
+        Op::ConvTranspose2d {
+            kernel,
+            stride,
+            padding,
+            ..
+        } => conv_transpose2d(
+            out,
+            a,
+            &ConvGeometry::from_shapes(input, output, kernel, stride, padding),
+        ),
+        Op::Reshape => {}
+    }
+}
+
 /// The arithmetic of one precision. `x` (the input) and `w` (the weights) are held by the
 /// implementation; kernels pass element indices.
 pub trait Arith {

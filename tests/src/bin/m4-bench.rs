@@ -11,28 +11,11 @@ fn count(
     args: &str,
     out: &std::path::Path,
 ) -> Result<u64, String> {
-    let st = Command::new("qemu-system-arm")
-        .args([
-            "-machine",
-            "mps2-an386",
-            "-cpu",
-            "cortex-m4",
-            "-display",
-            "none",
-            "-serial",
-            "none",
-            "-monitor",
-            "none",
-        ])
-        .arg("-semihosting-config")
-        .arg(format!(
-            "enable=on,target=native,arg={}",
-            args.replace(' ', ",arg=")
-        ))
+    let args: Vec<&str> = args.split(' ').collect();
+    let st = gan_tests::qemu("mps2-an386", "cortex-m4", elf, &args)
         .arg("-plugin")
         .arg(format!("{},out={}", plugin.display(), out.display()))
-        .args(["-d", "plugin", "-kernel"])
-        .arg(elf)
+        .args(["-d", "plugin"])
         .output()
         .map_err(|e| format!("qemu-system-arm: {e}"))?;
     if !st.status.success() {
