@@ -236,7 +236,7 @@ impl Trainer {
     ) -> Result<(f64, f64, f64, f64, usize), String> {
         let data = &splits.train;
         let arch = self.cfg.arch.clone();
-        let (zdim, classes, hw) = (arch.z, arch.classes, data.h * data.w);
+        let (zdim, classes) = (arch.z, arch.classes);
         let order = self.rng.permutation(data.len());
         let (mut sums, mut steps) = ([0f64; 4], 0usize);
         let start = Instant::now();
@@ -292,15 +292,10 @@ impl Trainer {
             feed_discriminator(&mut self.d, fake, &self.fake_labels, data.h, data.w);
             let logits = self.d.forward(true).clone();
             let (loss_g, _) = bce_with_logits(&mut self.dlogits, &logits, &ones);
-            let dinput = self.d.backward(&self.dlogits, true, false);
-            let dimage = Tensor {
-                c: 1,
-                n,
-                h: data.h,
-                w: data.w,
-                data: dinput.data[..n * hw].to_vec(),
-            };
-            self.g.backward(&dimage, false, true);
+            // D's input is the image alone (the labels go to its first layer), so its input
+            // gradient is the gradient at G's output.
+            let dimage = self.d.backward(&self.dlogits, true, false);
+            self.g.backward(dimage, false, true);
             self.opt_g.step(self.g.params_mut());
             if let Some(e) = &mut self.g_ema {
                 ema_update(e, &mut self.g, self.cfg.ema);
