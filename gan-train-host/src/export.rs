@@ -58,46 +58,50 @@ pub fn fold(
     let mut out: Vec<FloatLayer> = Vec::new();
     let mut shape = input;
     for layer in &net.layers {
-        match layer {
-            Layer::Conv2d(c) => {
-                let (oh, ow) = c.out_hw(shape.h as usize, shape.w as usize);
-                let o = Shape::new(c.cout as u16, oh as u16, ow as u16);
-                let bias = c.bias.as_ref().map_or(vec![0.0; c.cout], |b| b.w.clone());
-                let op = Op::Conv2d {
+        // Both convolutions become a layer of the same form; only the operator differs.
+        let (h, w) = (shape.h as usize, shape.w as usize);
+        let conv = match layer {
+            Layer::Conv2d(c) => Some((
+                Op::Conv2d {
                     kernel: c.k as u8,
                     stride: c.s as u8,
                     padding: c.p as u8,
-                };
-                out.push(FloatLayer {
-                    op,
-                    input: shape,
-                    output: o,
-                    activation: Activation::Identity,
-                    weights: c.weight.w.clone(),
-                    bias,
-                });
-                shape = o;
-            }
-            Layer::ConvTranspose2d(c) => {
-                let (oh, ow) = c.out_hw(shape.h as usize, shape.w as usize);
-                let o = Shape::new(c.cout as u16, oh as u16, ow as u16);
-                let bias = c.bias.as_ref().map_or(vec![0.0; c.cout], |b| b.w.clone());
-                let op = Op::ConvTranspose2d {
+                },
+                c.out_hw(h, w),
+                c.cout,
+                &c.weight,
+                &c.bias,
+            )),
+            Layer::ConvTranspose2d(c) => Some((
+                Op::ConvTranspose2d {
                     kernel: c.k as u8,
                     stride: c.s as u8,
                     padding: c.p as u8,
                     output_padding: c.op as u8,
-                };
-                out.push(FloatLayer {
-                    op,
-                    input: shape,
-                    output: o,
-                    activation: Activation::Identity,
-                    weights: c.weight.w.clone(),
-                    bias,
-                });
-                shape = o;
-            }
+                },
+                c.out_hw(h, w),
+                c.cout,
+                &c.weight,
+                &c.bias,
+            )),
+            _ => None,
+        };
+        if let Some((op, (oh, ow), cout, weight, bias)) = conv {
+            let o = Shape::new(cout as u16, oh as u16, ow as u16);
+            let bias = bias.as_ref().map_or(vec![0.0; cout], |b| b.w.clone());
+            out.push(FloatLayer {
+                op,
+                input: shape,
+                output: o,
+                activation: Activation::Identity,
+                weights: weight.w.clone(),
+                bias,
+            });
+            shape = o;
+            continue;
+        }
+        match layer {
+            Layer::Conv2d(_) | Layer::ConvTranspose2d(_) => {}
             Layer::BatchNorm(bn) => {
                 let l = out.last_mut().ok_or("BatchNorm before any convolution")?;
                 let (cout, transposed) = match l.op {
