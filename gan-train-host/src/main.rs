@@ -234,6 +234,15 @@ fn evaluator(classifier_path: &Path, splits: &Splits) -> Result<Evaluator, Strin
     Ok(Evaluator::new(c, &splits.train, &splits.test))
 }
 
+/// The accuracy line: only a conditional model has a requested class to hit.
+fn accuracy_text(conditional: bool, accuracy: f64) -> String {
+    if conditional {
+        format!("conditional accuracy {:.2}%", accuracy * 100.0)
+    } else {
+        "conditional accuracy n/a (unconditional model)".into()
+    }
+}
+
 fn run(cli: Cli) -> Result<(), String> {
     match cli.cmd {
         Cmd::Data {
@@ -371,30 +380,35 @@ fn run(cli: Cli) -> Result<(), String> {
             let splits = load_data(&data)?;
             let ev = evaluator(&cpath, &splits)?;
             let bytes = std::fs::read(&model).map_err(|e| format!("{}: {e}", model.display()))?;
+            let conditional: bool;
             let r = if bytes.starts_with(&gan_infer::format::MAGIC) {
                 let m = gan_infer::Model::from_bytes(&bytes)
                     .map_err(|e| format!("{}: {e}", model.display()))?;
+                conditional = m.generator().is_some_and(|g| g.num_classes() > 0);
                 ev.evaluate_model(&m, n, 7, best_of)?
             } else {
                 if best_of > 1 {
                     return Err("--best-of works on .gan models".into());
                 }
                 let (arch, mut g, _) = export::load_networks(&model)?;
+                conditional = arch.classes > 0;
                 ev.evaluate_sequential(&mut g, &arch, n, 7)
             };
             println!(
-                "FID {:.3} (real-vs-real floor {:.3}, N = {n}); conditional accuracy {:.2}%",
+                "FID {:.3} (real-vs-real floor {:.3}, N = {n}); {}",
                 r.fid,
                 ev.floor(n),
-                r.accuracy * 100.0
+                accuracy_text(conditional, r.accuracy)
             );
-            let per: Vec<String> = r
-                .per_class
-                .iter()
-                .enumerate()
-                .map(|(c, a)| format!("{c}:{:.0}%", a * 100.0))
-                .collect();
-            println!("per class: {}", per.join(" "));
+            if conditional {
+                let per: Vec<String> = r
+                    .per_class
+                    .iter()
+                    .enumerate()
+                    .map(|(c, a)| format!("{c}:{:.0}%", a * 100.0))
+                    .collect();
+                println!("per class: {}", per.join(" "));
+            }
         }
         Cmd::Export {
             checkpoint,
@@ -447,13 +461,20 @@ fn run(cli: Cli) -> Result<(), String> {
                 let r = ev.evaluate_model(&model, 1000, 7, 1)?;
                 let mut gs = g.clone();
                 let rf = ev.evaluate_sequential(&mut gs, &arch, 1000, 7);
+                let acc = if arch.classes > 0 {
+                    format!(
+                        "accuracy exported {:.2}% / f32 {:.2}%",
+                        r.accuracy * 100.0,
+                        rf.accuracy * 100.0
+                    )
+                } else {
+                    accuracy_text(false, 0.0)
+                };
                 println!(
-                    "FID exported {:.3} / f32 {:.3} (floor {:.3}); accuracy exported {:.2}% / f32 {:.2}%",
+                    "FID exported {:.3} / f32 {:.3} (floor {:.3}); {acc}",
                     r.fid,
                     rf.fid,
-                    ev.floor(1000),
-                    r.accuracy * 100.0,
-                    rf.accuracy * 100.0
+                    ev.floor(1000)
                 );
             }
         }

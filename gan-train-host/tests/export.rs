@@ -49,3 +49,48 @@ fn export_round_trips_in_every_precision() {
         );
     }
 }
+
+#[test]
+fn unconditional_models_train_export_and_generate() {
+    let data = digits(256);
+    let dir = tmpdir("uncond");
+    let mut cfg = config(&dir, 1);
+    cfg.arch.classes = 0;
+    train(cfg, &data);
+    let (arch, g, d) = export::load_networks(&dir.join("last.safetensors")).unwrap();
+    assert_eq!(arch.classes, 0);
+    let bytes = export::export(
+        "u",
+        &arch,
+        &g,
+        &d,
+        Precision::I8,
+        &data.train,
+        64,
+        RangeMethod::MinMax,
+    )
+    .unwrap();
+    let m = Model::from_bytes(&bytes).unwrap();
+    let (gi, di) = (m.generator().unwrap(), m.discriminator().unwrap());
+    assert_eq!(
+        (gi.num_classes(), di.num_classes(), gi.latent_dim()),
+        (0, 0, 20)
+    );
+    let mut arena = vec![0u8; gi.arena_bytes().max(di.arena_bytes())];
+    let mut img = vec![0u8; 784];
+    gi.generate(9, None, &mut arena, &mut img).unwrap();
+    di.score(&img, None, &mut arena).unwrap();
+    assert_eq!(
+        gi.generate(9, Some(0), &mut arena, &mut img),
+        Err(gan_infer::RunError::BadLabel {
+            label: 0,
+            classes: 0
+        })
+    );
+    let (_, mean, psnr) =
+        export::verify(&m, &export::float_networks(&arch, &g, &d).unwrap().0, 50).unwrap();
+    assert!(
+        mean <= 2.0 && psnr >= 30.0,
+        "int8 vs f32: mean {mean} px, PSNR {psnr} dB"
+    );
+}
