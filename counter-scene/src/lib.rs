@@ -11,7 +11,7 @@
 
 use embedded_graphics::mono_font::ascii::FONT_6X10;
 use embedded_graphics::mono_font::MonoTextStyle;
-use embedded_graphics::pixelcolor::{Gray4, Gray8, GrayColor};
+use embedded_graphics::pixelcolor::{Gray8, GrayColor};
 use embedded_graphics::prelude::*;
 use embedded_graphics::text::{Alignment, Text};
 use gan_infer::{Discriminator, Generator, Probability, RunError};
@@ -226,9 +226,6 @@ fn frame_text(index: u32, buf: &mut [u8; 12]) -> &str {
     }
     core::str::from_utf8(&buf[..6 + k]).unwrap_or("frame ?")
 }
-
-/// Gray4 is what the 16-level OLEDs take; this keeps the type named in one place.
-pub type OledColor = Gray4;
 
 #[cfg(test)]
 mod tests {

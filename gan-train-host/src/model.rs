@@ -86,18 +86,6 @@ impl Arch {
             Layer::Conv2d(Conv2d::new(d1, 1, 7, 1, 0, false)),
         ])
     }
-
-    /// Forward multiply-accumulates per generated image (conv layers).
-    pub fn g_macs(&self) -> usize {
-        let [g0, g1] = self.g;
-        (self.z + self.classes) * g0 * 49 + g0 * g1 * 16 * 49 + g1 * 16 * 196
-    }
-
-    /// Forward multiply-accumulates per judged image.
-    pub fn d_macs(&self) -> usize {
-        let [d0, d1] = self.d;
-        (1 + self.classes) * d0 * 16 * 196 + d0 * d1 * 16 * 49 + d1 * 49
-    }
 }
 
 /// Writes the generator input `[z + C, N, 1, 1]`: latents (`N x z`, row per sample) and one-hot
