@@ -15,7 +15,7 @@ mod stack;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::{debug, heprintln, nr};
+use cortex_m_semihosting::{debug, heprintln};
 use counter_scene::Framebuffer;
 use defmt_semihosting as _;
 use gan_infer::Model;
@@ -25,25 +25,8 @@ include!(concat!(env!("OUT_DIR"), "/model.rs"));
 /// Reads `frame=N` from the semihosting command line, if there is one.
 fn requested_frame() -> Option<u32> {
     let mut buf = [0u8; 64];
-    let mut block = [buf.as_mut_ptr() as usize, buf.len()];
-    // SAFETY: SYS_GET_CMDLINE writes at most `block[1]` bytes into `buf` and the length back
-    // into `block[1]`.
-    let r = unsafe { cortex_m_semihosting::syscall1(nr::GET_CMDLINE, block.as_mut_ptr() as usize) };
-    if r != 0 {
-        return None;
-    }
-    // The host wrote `buf` behind the compiler's back (it saw only an address in `block`):
-    // read it back with volatile loads so the writes are observed.
-    // SAFETY: `block` is a live local array.
-    let n = unsafe { core::ptr::read_volatile(block.as_ptr().add(1)) }.min(buf.len());
-    let mut line = [0u8; 64];
-    for (i, b) in line[..n].iter_mut().enumerate() {
-        // SAFETY: `i < n <= buf.len()`, so the pointer is inside `buf`.
-        *b = unsafe { core::ptr::read_volatile(buf.as_ptr().add(i)) };
-    }
-    let n = line[..n].iter().position(|&b| b == 0).unwrap_or(n);
-    let line = core::str::from_utf8(&line[..n]).ok()?;
-    line.split_whitespace()
+    semihosting_cmdline::read(&mut buf)
+        .split_whitespace()
         .find_map(|w| w.strip_prefix("frame=")?.parse().ok())
 }
 

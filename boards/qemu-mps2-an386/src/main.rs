@@ -7,30 +7,13 @@
 #![no_main]
 
 use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::{debug, nr};
+use cortex_m_semihosting::debug;
 use defmt_semihosting as _;
 use gan_infer::Model;
 
 include!(concat!(env!("OUT_DIR"), "/models.rs"));
 
 static mut ARENA: [u8; ARENA_BYTES] = [0; ARENA_BYTES];
-
-fn cmdline(buf: &mut [u8; 96]) -> usize {
-    let mut block = [buf.as_mut_ptr() as usize, buf.len()];
-    // SAFETY: SYS_GET_CMDLINE writes at most `block[1]` bytes into `buf` and the length back.
-    let r = unsafe { cortex_m_semihosting::syscall1(nr::GET_CMDLINE, block.as_mut_ptr() as usize) };
-    if r != 0 {
-        return 0;
-    }
-    // The host wrote behind the compiler's back: read the results with volatile loads.
-    // SAFETY: both pointers point into live locals.
-    let n = unsafe { core::ptr::read_volatile(block.as_ptr().add(1)) }.min(buf.len());
-    for i in 0..n {
-        // SAFETY: i < n <= buf.len().
-        buf[i] = unsafe { core::ptr::read_volatile(buf.as_ptr().add(i)) };
-    }
-    buf[..n].iter().position(|&b| b == 0).unwrap_or(n)
-}
 
 fn run(
     tag: &str,
@@ -90,8 +73,7 @@ fn run(
 #[entry]
 fn main() -> ! {
     let mut buf = [0u8; 96];
-    let n = cmdline(&mut buf);
-    let line = core::str::from_utf8(&buf[..n]).unwrap_or("");
+    let line = semihosting_cmdline::read(&mut buf);
     let mut which = "both";
     let mut count = EXPECTED_I8.len();
     let mut score = true;
