@@ -50,7 +50,7 @@ pub fn convolve(pixels: &[u8], h: usize, w: usize, kernel: &[f32; 9]) -> Vec<f32
         data: pixels.iter().map(|&p| p as f32).collect(),
     };
     let mut y = Tensor::default();
-    conv.forward(&mut y, &x, &mut Vec::new());
+    conv.forward(&mut y, &x);
     y.data
 }
 

@@ -50,20 +50,19 @@ impl BatchNorm2d {
         }
     }
 
-    /// `y = bn(x)`.
-    pub fn forward(&mut self, y: &mut Tensor, x: &Tensor, train: bool) {
-        y.reset(x.c, x.n, x.h, x.w);
-        let m = x.n * x.h * x.w;
-        self.xhat.resize(x.len(), 0.0);
+    /// `x = bn(x)`, in place (the normalised values are kept for backward).
+    pub fn forward(&mut self, t: &mut Tensor, train: bool) {
+        assert_eq!(t.c, self.c, "batchnorm: channels");
+        let m = t.n * t.h * t.w;
+        self.xhat.resize(t.len(), 0.0);
         self.trained_batch = train;
         let (eps, mom) = (self.eps, self.momentum);
-        let stats: Vec<(f32, f32)> = x
+        let stats: Vec<(f32, f32)> = t
             .data
-            .par_chunks_exact(m)
-            .zip(y.data.par_chunks_exact_mut(m))
+            .par_chunks_exact_mut(m)
             .zip(self.xhat.par_chunks_exact_mut(m))
             .enumerate()
-            .map(|(c, ((xs, ys), xh))| {
+            .map(|(c, (xs, xh))| {
                 let (mean, var) = if train {
                     let mean = xs.iter().map(|&v| v as f64).sum::<f64>() / m as f64;
                     let var = xs.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / m as f64;
@@ -73,9 +72,9 @@ impl BatchNorm2d {
                 };
                 let inv = 1.0 / (var + eps as f64).sqrt();
                 let (g, b) = (self.gamma.w[c], self.beta.w[c]);
-                for ((&xv, yv), h) in xs.iter().zip(ys.iter_mut()).zip(xh.iter_mut()) {
-                    *h = ((xv as f64 - mean) * inv) as f32;
-                    *yv = g * *h + b;
+                for (v, h) in xs.iter_mut().zip(xh.iter_mut()) {
+                    *h = ((*v as f64 - mean) * inv) as f32;
+                    *v = g * *h + b;
                 }
                 (mean as f32, var as f32)
             })
@@ -94,10 +93,12 @@ impl BatchNorm2d {
         }
     }
 
-    /// Accumulates gamma/beta gradients (when `dw`) and writes `dx` (when given).
-    pub fn backward(&mut self, dx: Option<&mut Tensor>, dy: &Tensor, dw: bool) {
-        let m = dy.n * dy.h * dy.w;
-        let sums: Vec<(f64, f64)> = dy
+    /// Accumulates gamma/beta gradients (when `dw`) from the gradient at the output `d`, and
+    /// turns `d` into the gradient at the input in place (when `want_dx`).
+    pub fn backward(&mut self, d: &mut Tensor, want_dx: bool, dw: bool) {
+        let m = d.n * d.h * d.w;
+        assert_eq!(d.len(), self.xhat.len(), "batchnorm backward: size");
+        let sums: Vec<(f64, f64)> = d
             .data
             .par_chunks_exact(m)
             .zip(self.xhat.par_chunks_exact(m))
@@ -113,25 +114,23 @@ impl BatchNorm2d {
                 self.beta.g[c] += sd as f32;
             }
         }
-        if let Some(dx) = dx {
-            dx.reset(dy.c, dy.n, dy.h, dy.w);
+        if want_dx {
             let train = self.trained_batch;
-            dx.data
+            d.data
                 .par_chunks_exact_mut(m)
-                .zip(dy.data.par_chunks_exact(m))
                 .zip(self.xhat.par_chunks_exact(m))
                 .enumerate()
-                .for_each(|(c, ((dxs, dys), xh))| {
+                .for_each(|(c, (ds, xh))| {
                     let g = self.gamma.w[c];
                     let inv = self.inv_std[c];
                     if !train {
-                        dxs.iter_mut().zip(dys).for_each(|(o, &d)| *o = d * g * inv);
+                        ds.iter_mut().for_each(|v| *v *= g * inv);
                         return;
                     }
                     let (sd, sdh) = sums[c];
                     let (mean_d, mean_dh) = ((sd / m as f64) as f32, (sdh / m as f64) as f32);
-                    for ((o, &d), &h) in dxs.iter_mut().zip(dys).zip(xh) {
-                        *o = g * inv * (d - mean_d - h * mean_dh);
+                    for (v, &h) in ds.iter_mut().zip(xh) {
+                        *v = g * inv * (*v - mean_d - h * mean_dh);
                     }
                 });
         }

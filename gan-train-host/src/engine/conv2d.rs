@@ -1,8 +1,8 @@
 //! Conv2d (cross-correlation, PyTorch semantics), weights `[out, in, k, k]`.
 //!
-//! Forward: `cols = im2col(x)`, `y[out, N*oh*ow] = W[out, in*k*k] · cols` (+ bias).
-//! Backward: `dW += dy · colsᵀ`, `db += Σ dy`, `dx = col2im(Wᵀ · dy)`.
-//! The column matrix is recomputed in backward instead of kept, to keep memory low.
+//! Forward: `y[out, N*oh*ow] = W[out, in*k*k] · im2col(x)` (+ bias).
+//! Backward: `dW += dy · im2col(x)ᵀ`, `db += Σ dy`, `dx = col2im(Wᵀ · dy)`.
+//! The column matrix is built a chunk of samples at a time and never kept (see `conv_core`).
 //!
 //! **Label planes.** A conditional discriminator's input ends with one constant plane per
 //! class (1 on the sample's class, 0 elsewhere). With `label_planes = C` the layer takes the
@@ -12,8 +12,8 @@
 //! of `dy`. Same results as materialising the planes (tested), without gathering or multiplying
 //! `C` constant channels.
 
-use super::gemm::{gemm, gemm_ldc};
-use super::im2col::{col2im_add, im2col, Geom};
+use super::conv_core::{gather_gemm, gemm_scatter, grad_weights};
+use super::im2col::Geom;
 use super::{Param, Tensor};
 
 /// A 2-D convolution layer.
@@ -174,28 +174,14 @@ impl Conv2d {
     }
 
     /// `y = conv(x)` (x: the image channels; label planes come from the labels).
-    pub fn forward(&self, y: &mut Tensor, x: &Tensor, cols: &mut Vec<f32>) {
+    pub fn forward(&self, y: &mut Tensor, x: &Tensor) {
         let g = self.geom(x);
-        let (r, nc, full) = (g.rows(), g.cols(), self.cin * self.k * self.k);
-        cols.resize(r * nc, 0.0);
-        im2col(cols, &x.data, &g);
+        let full = self.cin * self.k * self.k;
         y.reset(self.cout, x.n, g.oh, g.ow);
-        // Weight rows are `full` long; the image channels are their first `r` columns.
-        gemm(
-            self.cout,
-            r,
-            nc,
-            &self.weight.w,
-            full,
-            1,
-            cols,
-            nc,
-            1,
-            0.0,
-            &mut y.data,
-        );
+        // Weight rows are `full` long; the image channels are their first `g.rows()` columns.
+        gather_gemm(&mut y.data, &self.weight.w, self.cout, full, &x.data, &g);
         if let Some(b) = &self.bias {
-            add_channel_bias(&mut y.data, &b.w, nc);
+            add_channel_bias(&mut y.data, &b.w, g.cols());
         }
         if self.label_planes > 0 {
             self.add_label_planes(y, x.h, x.w);
@@ -203,57 +189,21 @@ impl Conv2d {
     }
 
     /// Accumulates weight gradients (when `dw`) and writes `dx` (when given, image channels).
-    pub fn backward(
-        &mut self,
-        dx: Option<&mut Tensor>,
-        dy: &Tensor,
-        x: &Tensor,
-        cols: &mut Vec<f32>,
-        dw: bool,
-    ) {
+    pub fn backward(&mut self, dx: Option<&mut Tensor>, dy: &Tensor, x: &Tensor, dw: bool) {
         let g = self.geom(x);
-        let (r, nc, full) = (g.rows(), g.cols(), self.cin * self.k * self.k);
-        cols.resize(r * nc, 0.0);
+        let full = self.cin * self.k * self.k;
         if dw {
-            im2col(cols, &x.data, &g);
-            gemm_ldc(
-                self.cout,
-                nc,
-                r,
-                &dy.data,
-                nc,
-                1,
-                cols,
-                1,
-                nc,
-                1.0,
-                &mut self.weight.g,
-                full,
-            );
+            grad_weights(&mut self.weight.g, full, &dy.data, self.cout, &x.data, &g);
             if let Some(b) = &mut self.bias {
-                sum_channels_into(&mut b.g, &dy.data, nc);
+                sum_channels_into(&mut b.g, &dy.data, g.cols());
             }
             if self.label_planes > 0 {
                 self.label_plane_grads(dy, x.h, x.w);
             }
         }
         if let Some(dx) = dx {
-            gemm(
-                r,
-                self.cout,
-                nc,
-                &self.weight.w,
-                1,
-                full,
-                &dy.data,
-                nc,
-                1,
-                0.0,
-                cols,
-            );
             dx.reset(x.c, x.n, x.h, x.w);
-            dx.data.fill(0.0);
-            col2im_add(&mut dx.data, cols, &g);
+            gemm_scatter(&mut dx.data, &self.weight.w, self.cout, full, &dy.data, &g);
         }
     }
 }

@@ -1,12 +1,12 @@
 //! ConvTranspose2d (PyTorch semantics incl. `output_padding`), weights `[in, out, k, k]`.
 //!
 //! The transposed convolution is the adjoint of a convolution from the `oh x ow` output back
-//! to the `ih x iw` input. Forward: `cols[out*k*k, N*ih*iw] = Wᵀ · x`, `y = col2im(cols)`.
-//! Backward: `cols = im2col(dy)`, `dW += x · colsᵀ`, `dx = W · cols`.
+//! to the `ih x iw` input. Forward: `y = col2im(Wᵀ · x)` (`W` as `[in, out*k*k]`).
+//! Backward: `dW += x · im2col(dy)ᵀ`, `dx = W · im2col(dy)` (see `conv_core`).
 
 use super::conv2d::{add_channel_bias, sum_channels_into};
-use super::gemm::gemm;
-use super::im2col::{col2im_add, im2col, Geom};
+use super::conv_core::{gather_gemm, gemm_scatter, grad_weights};
+use super::im2col::Geom;
 use super::{Param, Tensor};
 
 /// A 2-D transposed convolution layer.
@@ -76,57 +76,27 @@ impl ConvTranspose2d {
     }
 
     /// `y = conv_transpose(x)`.
-    pub fn forward(&self, y: &mut Tensor, x: &Tensor, cols: &mut Vec<f32>) {
+    pub fn forward(&self, y: &mut Tensor, x: &Tensor) {
         let g = self.geom(x);
-        let (r, nc) = (g.rows(), g.cols());
-        cols.resize(r * nc, 0.0);
-        gemm(
-            r,
-            self.cin,
-            nc,
-            &self.weight.w,
-            1,
-            r,
-            &x.data,
-            nc,
-            1,
-            0.0,
-            cols,
-        );
         y.reset(self.cout, x.n, g.h, g.w);
-        y.data.fill(0.0);
-        col2im_add(&mut y.data, cols, &g);
+        // W is [in, out*k*k]: the adjoint convolution's weight matrix.
+        gemm_scatter(&mut y.data, &self.weight.w, self.cin, g.rows(), &x.data, &g);
         if let Some(b) = &self.bias {
             add_channel_bias(&mut y.data, &b.w, x.n * g.h * g.w);
         }
     }
 
     /// Accumulates weight gradients (when `dw`) and writes `dx` (when given).
-    pub fn backward(
-        &mut self,
-        dx: Option<&mut Tensor>,
-        dy: &Tensor,
-        x: &Tensor,
-        cols: &mut Vec<f32>,
-        dw: bool,
-    ) {
+    pub fn backward(&mut self, dx: Option<&mut Tensor>, dy: &Tensor, x: &Tensor, dw: bool) {
         let g = self.geom(x);
-        let (r, nc) = (g.rows(), g.cols());
-        cols.resize(r * nc, 0.0);
-        im2col(cols, &dy.data, &g);
         if dw {
-            gemm(
-                self.cin,
-                nc,
-                r,
-                &x.data,
-                nc,
-                1,
-                cols,
-                1,
-                nc,
-                1.0,
+            grad_weights(
                 &mut self.weight.g,
+                g.rows(),
+                &x.data,
+                self.cin,
+                &dy.data,
+                &g,
             );
             if let Some(b) = &mut self.bias {
                 sum_channels_into(&mut b.g, &dy.data, x.n * g.h * g.w);
@@ -134,18 +104,13 @@ impl ConvTranspose2d {
         }
         if let Some(dx) = dx {
             dx.reset(x.c, x.n, x.h, x.w);
-            gemm(
-                self.cin,
-                r,
-                nc,
-                &self.weight.w,
-                r,
-                1,
-                cols,
-                nc,
-                1,
-                0.0,
+            gather_gemm(
                 &mut dx.data,
+                &self.weight.w,
+                self.cin,
+                g.rows(),
+                &dy.data,
+                &g,
             );
         }
     }

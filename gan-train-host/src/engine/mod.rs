@@ -15,6 +15,7 @@ pub mod activation;
 pub mod adam;
 pub mod batchnorm;
 pub mod conv2d;
+pub mod conv_core;
 pub mod conv_transpose2d;
 pub mod gemm;
 pub mod im2col;

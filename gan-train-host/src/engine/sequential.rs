@@ -8,6 +8,17 @@ use super::conv_transpose2d::ConvTranspose2d;
 use super::linear::{flatten_backward, flatten_forward, Linear};
 use super::{Param, Tensor};
 
+/// Runs an elementwise layer (BatchNorm or an activation) on `t` in place.
+fn run_in_place(layer: &mut Layer, t: &mut Tensor, train: bool) {
+    match layer {
+        Layer::BatchNorm(b) => b.forward(t, train),
+        Layer::Relu => relu(t),
+        Layer::LeakyRelu(s) => leaky_relu(t, *s),
+        Layer::Tanh => tanh(t),
+        _ => unreachable!("only elementwise layers run in place"),
+    }
+}
+
 /// One layer of a [`Sequential`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Layer {
@@ -54,27 +65,65 @@ impl Layer {
     }
 }
 
+impl Layer {
+    /// Whether the layer can overwrite its input with its output.
+    fn works_in_place(&self) -> bool {
+        matches!(
+            self,
+            Layer::BatchNorm(_) | Layer::Relu | Layer::LeakyRelu(_) | Layer::Tanh
+        )
+    }
+    /// Whether the layer's backward reads its own output.
+    fn backward_reads_output(&self) -> bool {
+        matches!(self, Layer::Relu | Layer::LeakyRelu(_) | Layer::Tanh)
+    }
+}
+
 /// Layers applied in order, with the buffers of one forward/backward pass.
+///
+/// **Memory.** BatchNorm and the activations run in place on the output of the layer before
+/// them whenever that layer's backward does not need its own output (Conv → BatchNorm → ReLU
+/// share one buffer), and never on the network's input. Backward keeps just two gradient
+/// buffers: the elementwise layers turn the gradient at their output into the gradient at their
+/// input in place, and every other layer writes its input gradient into the other buffer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Sequential {
     /// The layers.
     pub layers: Vec<Layer>,
-    /// `acts[0]` is the input; `acts[i + 1]` the output of layer `i`.
+    /// Activation buffers; `acts[0]` is the input.
     acts: Vec<Tensor>,
-    /// `grads[i]` is the gradient of the loss with respect to `acts[i]`.
-    grads: Vec<Tensor>,
-    cols: Vec<f32>,
+    /// `slot[i]`: the buffer holding layer `i`'s output (its input's, when in place).
+    slot: Vec<usize>,
+    /// Whether layer `i` runs in place.
+    in_place: Vec<bool>,
+    /// The two gradient buffers, and which one holds the newest gradient.
+    grads: [Tensor; 2],
+    grad_at: usize,
 }
 
 impl Sequential {
     /// A network of `layers`.
     pub fn new(layers: Vec<Layer>) -> Self {
-        let n = layers.len();
+        let (mut slot, mut in_place) = (Vec::new(), Vec::new());
+        let mut slots = 1;
+        for (i, layer) in layers.iter().enumerate() {
+            let input = if i == 0 { 0 } else { slot[i - 1] };
+            let ok = layer.works_in_place() && input != 0 && !layers[i - 1].backward_reads_output();
+            in_place.push(ok);
+            if ok {
+                slot.push(input);
+            } else {
+                slot.push(slots);
+                slots += 1;
+            }
+        }
         Sequential {
             layers,
-            acts: vec![Tensor::default(); n + 1],
-            grads: vec![Tensor::default(); n + 1],
-            cols: Vec::new(),
+            acts: vec![Tensor::default(); slots],
+            slot,
+            in_place,
+            grads: [Tensor::default(), Tensor::default()],
+            grad_at: 0,
         }
     }
 
@@ -85,28 +134,46 @@ impl Sequential {
 
     /// The output of the last forward pass.
     pub fn output(&self) -> &Tensor {
-        &self.acts[self.layers.len()]
+        match self.slot.last() {
+            Some(&s) => &self.acts[s],
+            None => &self.acts[0],
+        }
     }
 
-    /// The output of layer `i` in the last forward pass.
+    /// The output of layer `i` in the last forward pass, or of a later layer that ran in place
+    /// on it.
     pub fn activation(&self, i: usize) -> &Tensor {
-        &self.acts[i + 1]
+        &self.acts[self.slot[i]]
+    }
+
+    fn input_slot(&self, i: usize) -> usize {
+        if i == 0 {
+            0
+        } else {
+            self.slot[i - 1]
+        }
     }
 
     /// Runs every layer on the input (`train` selects BatchNorm's batch statistics).
     pub fn forward(&mut self, train: bool) -> &Tensor {
         for i in 0..self.layers.len() {
-            let (done, rest) = self.acts.split_at_mut(i + 1);
-            let (x, y) = (&done[i], &mut rest[0]);
+            let (src, dst) = (self.input_slot(i), self.slot[i]);
+            if self.in_place[i] {
+                let t = &mut self.acts[dst];
+                run_in_place(&mut self.layers[i], t, train);
+                continue;
+            }
+            let (done, rest) = self.acts.split_at_mut(dst);
+            let (x, y) = (&done[src], &mut rest[0]);
             match &mut self.layers[i] {
-                Layer::Conv2d(c) => c.forward(y, x, &mut self.cols),
-                Layer::ConvTranspose2d(c) => c.forward(y, x, &mut self.cols),
-                Layer::BatchNorm(b) => b.forward(y, x, train),
-                Layer::Relu => relu_forward(y, x),
-                Layer::LeakyRelu(s) => leaky_relu_forward(y, x, *s),
-                Layer::Tanh => tanh_forward(y, x),
+                Layer::Conv2d(c) => c.forward(y, x),
+                Layer::ConvTranspose2d(c) => c.forward(y, x),
                 Layer::Flatten => flatten_forward(y, x),
                 Layer::Linear(l) => l.forward(y, x),
+                layer => {
+                    y.clone_from(x);
+                    run_in_place(layer, y, train);
+                }
             }
         }
         self.output()
@@ -116,27 +183,59 @@ impl Sequential {
     /// when `param_grads`; computes the input gradient when `input_grad` (returned).
     pub fn backward(&mut self, dout: &Tensor, input_grad: bool, param_grads: bool) -> &Tensor {
         let n = self.layers.len();
-        self.grads[n].clone_from(dout);
+        self.grad_at = 0;
+        self.grads[0].clone_from(dout);
         for i in (0..n).rev() {
             let want_dx = i > 0 || input_grad;
-            let (lower, upper) = self.grads.split_at_mut(i + 1);
-            let dy = &upper[0];
-            let dx = if want_dx { Some(&mut lower[i]) } else { None };
-            let (x, y) = (&self.acts[i], &self.acts[i + 1]);
-            match &mut self.layers[i] {
-                Layer::Conv2d(c) => c.backward(dx, dy, x, &mut self.cols, param_grads),
-                Layer::ConvTranspose2d(c) => c.backward(dx, dy, x, &mut self.cols, param_grads),
-                Layer::BatchNorm(b) => b.backward(dx, dy, param_grads),
-                Layer::Linear(l) => l.backward(dx, dy, x, param_grads),
-                Layer::Relu => dx.into_iter().for_each(|dx| relu_backward(dx, dy, y)),
-                Layer::LeakyRelu(s) => dx
-                    .into_iter()
-                    .for_each(|dx| leaky_relu_backward(dx, dy, y, *s)),
-                Layer::Tanh => dx.into_iter().for_each(|dx| tanh_backward(dx, dy, y)),
-                Layer::Flatten => dx.into_iter().for_each(|dx| flatten_backward(dx, dy, x)),
+            let (x, y) = (&self.acts[self.input_slot(i)], &self.acts[self.slot[i]]);
+            let [g0, g1] = &mut self.grads;
+            let (dy, other) = if self.grad_at == 0 {
+                (g0, g1)
+            } else {
+                (g1, g0)
+            };
+            let dx = want_dx.then_some(&mut *other);
+            let wrote_other = match &mut self.layers[i] {
+                Layer::Conv2d(c) => {
+                    c.backward(dx, dy, x, param_grads);
+                    true
+                }
+                Layer::ConvTranspose2d(c) => {
+                    c.backward(dx, dy, x, param_grads);
+                    true
+                }
+                Layer::Linear(l) => {
+                    l.backward(dx, dy, x, param_grads);
+                    true
+                }
+                Layer::Flatten => {
+                    if let Some(dx) = dx {
+                        flatten_backward(dx, dy, x);
+                    }
+                    true
+                }
+                Layer::BatchNorm(b) => {
+                    b.backward(dy, want_dx, param_grads);
+                    false
+                }
+                Layer::Relu => {
+                    relu_backward(dy, y);
+                    false
+                }
+                Layer::LeakyRelu(s) => {
+                    leaky_relu_backward(dy, y, *s);
+                    false
+                }
+                Layer::Tanh => {
+                    tanh_backward(dy, y);
+                    false
+                }
+            };
+            if wrote_other {
+                self.grad_at ^= 1;
             }
         }
-        &self.grads[0]
+        &self.grads[self.grad_at]
     }
 
     /// Gives the class of each sample to the layers that take label planes.

@@ -1,0 +1,319 @@
+//! The three products every convolution layer is made of, run over the batch in chunks of
+//! samples.
+//!
+//! With the column matrix `cols = im2col(img)` of a [`Geom`] (`[rows, n*oh*ow]`):
+//! - [`gather_gemm`]: `out = W · cols` (Conv2d forward, ConvTranspose2d input gradient);
+//! - [`gemm_scatter`]: `img = col2im(Wᵀ · src)` (Conv2d input gradient, ConvTranspose2d
+//!   forward);
+//! - [`grad_weights`]: `dW += src · colsᵀ` (the weight gradient of both).
+//!
+//! The whole column matrix is never built: each chunk of samples gets its own, sized to stay in
+//! a core's L2 cache (a thread-local buffer reused from call to call), and chunks run in
+//! parallel. That keeps the im2col/col2im traffic in cache and the memory small, and it needs
+//! no synchronisation inside a product. Chunking depends only on the geometry and the weight
+//! gradient is summed over a fixed number of partitions in a fixed order, so results do not
+//! depend on the thread count.
+
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+
+use super::gemm::gemm_raw;
+use super::im2col::{col2im_range, im2col_range, Geom};
+
+/// Floats in one chunk's column matrix (512 KiB, half an L2 cache of the machines measured).
+const CHUNK_FLOATS: usize = 1 << 17;
+/// At least this many chunks per batch when the batch allows, so every core gets work.
+const MIN_CHUNKS: usize = 8;
+/// Partitions of the chunks for the weight gradient, each with its own accumulator.
+const PARTS: usize = 4;
+
+thread_local! {
+    static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on this thread's column buffer, at least `len` long. `f` must not call into rayon
+/// (a stolen job could then want the same buffer).
+fn with_cols<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    COLS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() < len {
+            c.resize(len, 0.0);
+        }
+        f(&mut c[..len])
+    })
+}
+
+/// The sample ranges of the chunks of a batch.
+fn chunks(g: &Geom) -> Vec<(usize, usize)> {
+    let per_sample = (g.rows() * g.oh * g.ow).max(1);
+    let nb = (CHUNK_FLOATS / per_sample)
+        .min(g.n.div_ceil(MIN_CHUNKS))
+        .max(1);
+    (0..g.n)
+        .step_by(nb)
+        .map(|n0| (n0, (n0 + nb).min(g.n)))
+        .collect()
+}
+
+/// A pointer shared by chunks that write disjoint parts of one buffer.
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+// SAFETY: used only to write disjoint elements from different threads (see each use).
+unsafe impl Send for Shared {}
+// SAFETY: as above.
+unsafe impl Sync for Shared {}
+impl Shared {
+    fn at(self, offset: usize) -> *mut f32 {
+        self.0.wrapping_add(offset)
+    }
+}
+
+/// `out[m, n*oh*ow] = W[m, rows] · im2col(img)`, where `W`'s rows are `ldw` apart.
+pub fn gather_gemm(out: &mut [f32], w: &[f32], m: usize, ldw: usize, img: &[f32], g: &Geom) {
+    let (r, ncol, ohw) = (g.rows(), g.cols(), g.oh * g.ow);
+    assert!(out.len() >= m * ncol && img.len() >= g.c * g.n * g.h * g.w);
+    assert!(m == 0 || (ldw >= r && w.len() >= (m - 1) * ldw + r));
+    let dst = Shared(out.as_mut_ptr());
+    chunks(g).into_par_iter().for_each(|(n0, n1)| {
+        let nc = (n1 - n0) * ohw;
+        with_cols(r * nc, |cols| {
+            im2col_range(cols, img, g, n0, n1);
+            // SAFETY: W is m x r (checked above), cols is r x nc; the output block is columns
+            // n0*ohw.. of the m rows of `out`, which no other chunk writes.
+            unsafe {
+                gemm_raw(
+                    m,
+                    r,
+                    nc,
+                    w.as_ptr(),
+                    ldw,
+                    1,
+                    cols.as_ptr(),
+                    nc,
+                    1,
+                    0.0,
+                    dst.at(n0 * ohw),
+                    ncol,
+                    1,
+                )
+            }
+        })
+    });
+}
+
+/// `img = col2im(Wᵀ · src)` (overwritten), where `W` is `[kdim, rows]` with rows `ldw` apart
+/// and `src` is `[kdim, n*oh*ow]`.
+pub fn gemm_scatter(img: &mut [f32], w: &[f32], kdim: usize, ldw: usize, src: &[f32], g: &Geom) {
+    let (r, ncol, ohw, hw) = (g.rows(), g.cols(), g.oh * g.ow, g.h * g.w);
+    assert!(img.len() >= g.c * g.n * hw && src.len() >= kdim * ncol);
+    assert!(kdim == 0 || (ldw >= r && w.len() >= (kdim - 1) * ldw + r));
+    let dst = Shared(img.as_mut_ptr());
+    chunks(g).into_par_iter().for_each(|(n0, n1)| {
+        let nc = (n1 - n0) * ohw;
+        with_cols(r * nc, |cols| {
+            // SAFETY: Wᵀ is r x kdim inside `w`, the source block is columns n0*ohw.. of
+            // `src`'s kdim rows, cols is r x nc.
+            unsafe {
+                gemm_raw(
+                    r,
+                    kdim,
+                    nc,
+                    w.as_ptr(),
+                    1,
+                    ldw,
+                    src.as_ptr().add(n0 * ohw),
+                    ncol,
+                    1,
+                    0.0,
+                    cols.as_mut_ptr(),
+                    nc,
+                    1,
+                )
+            };
+            // SAFETY: `img` is the whole tensor; this chunk touches only its own samples.
+            unsafe { col2im_range(dst.at(0), cols, g, n0, n1) };
+        })
+    });
+}
+
+/// `dw[kdim, rows] += src · im2col(img)ᵀ`, where `dw`'s rows are `ldw` apart and `src` is
+/// `[kdim, n*oh*ow]`.
+pub fn grad_weights(dw: &mut [f32], ldw: usize, src: &[f32], kdim: usize, img: &[f32], g: &Geom) {
+    let (r, ncol, ohw) = (g.rows(), g.cols(), g.oh * g.ow);
+    assert!(src.len() >= kdim * ncol && img.len() >= g.c * g.n * g.h * g.w);
+    assert!(kdim == 0 || (ldw >= r && dw.len() >= (kdim - 1) * ldw + r));
+    let cs = chunks(g);
+    let parts = PARTS.min(cs.len());
+    // Partition 0 accumulates into `dw` itself, the others into zeroed buffers added after.
+    let size = kdim * r;
+    let mut acc = vec![0f32; (parts - 1) * size];
+    let (dwp, accp) = (Shared(dw.as_mut_ptr()), Shared(acc.as_mut_ptr()));
+    (0..parts).into_par_iter().for_each(|p| {
+        let (base, ld) = if p == 0 {
+            (dwp.at(0), ldw)
+        } else {
+            (accp.at((p - 1) * size), r)
+        };
+        for &(n0, n1) in cs.iter().skip(p).step_by(parts) {
+            let nc = (n1 - n0) * ohw;
+            with_cols(r * nc, |cols| {
+                im2col_range(cols, img, g, n0, n1);
+                // SAFETY: the source block is columns n0*ohw.. of `src`'s kdim rows, colsᵀ is
+                // nc x r, and the kdim x r accumulator belongs to this partition alone.
+                unsafe {
+                    gemm_raw(
+                        kdim,
+                        nc,
+                        r,
+                        src.as_ptr().add(n0 * ohw),
+                        ncol,
+                        1,
+                        cols.as_ptr(),
+                        1,
+                        nc,
+                        1.0,
+                        base,
+                        ld,
+                        1,
+                    )
+                }
+            })
+        }
+    });
+    for part in acc.chunks_exact(size) {
+        for (row, add) in dw.chunks_mut(ldw).zip(part.chunks_exact(r)) {
+            row[..r].iter_mut().zip(add).for_each(|(d, &a)| *d += a);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::im2col::naive::{naive_im2col, random_geom};
+    use crate::engine::Rng;
+
+    fn randn(rng: &mut Rng, n: usize) -> Vec<f32> {
+        (0..n).map(|_| rng.normal()).collect()
+    }
+
+    fn close(got: &[f32], want: &[f64], what: &str) {
+        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (g as f64 - w).abs() <= 1e-4 * (1.0 + w.abs()),
+                "{what} [{i}]: {g} vs {w}"
+            );
+        }
+    }
+
+    /// A geometry with a batch big enough for several chunks now and then.
+    fn geom(rng: &mut Rng) -> Geom {
+        let mut g = random_geom(rng);
+        if rng.below(3) == 0 {
+            g.n = 9 + rng.below(40);
+        }
+        g
+    }
+
+    #[test]
+    fn chunked_products_match_the_whole_column_matrix() {
+        let mut rng = Rng::new(11);
+        for _ in 0..120 {
+            let g = geom(&mut rng);
+            let (r, ncol) = (g.rows(), g.cols());
+            let m = 1 + rng.below(9);
+            let ldw = r + rng.below(3);
+            let w = randn(&mut rng, m * ldw);
+            let img = randn(&mut rng, g.c * g.n * g.h * g.w);
+            let cols = naive_im2col(&img, &g, 0, g.n);
+
+            // out = W · cols
+            let mut out = vec![f32::NAN; m * ncol];
+            gather_gemm(&mut out, &w, m, ldw, &img, &g);
+            let want: Vec<f64> = (0..m * ncol)
+                .map(|e| {
+                    let (i, j) = (e / ncol, e % ncol);
+                    (0..r)
+                        .map(|p| w[i * ldw + p] as f64 * cols[p * ncol + j] as f64)
+                        .sum()
+                })
+                .collect();
+            close(&out, &want, "gather_gemm");
+
+            // dW += src · colsᵀ
+            let src = randn(&mut rng, m * ncol);
+            let mut dw = randn(&mut rng, m * ldw);
+            let before = dw.clone();
+            grad_weights(&mut dw, ldw, &src, m, &img, &g);
+            let want: Vec<f64> = (0..m * ldw)
+                .map(|e| {
+                    let (i, p) = (e / ldw, e % ldw);
+                    before[e] as f64
+                        + if p < r {
+                            (0..ncol)
+                                .map(|j| src[i * ncol + j] as f64 * cols[p * ncol + j] as f64)
+                                .sum::<f64>()
+                        } else {
+                            0.0
+                        }
+                })
+                .collect();
+            close(&dw, &want, "grad_weights");
+
+            // img = col2im(Wᵀ · src), checked through its adjoint: <img', x> = <Wᵀ src, cols(x)>.
+            let mut back = vec![f32::NAN; img.len()];
+            gemm_scatter(&mut back, &w, m, ldw, &src, &g);
+            let lhs: f64 = back
+                .iter()
+                .zip(&img)
+                .map(|(&a, &b)| a as f64 * b as f64)
+                .sum();
+            let rhs: f64 = (0..r * ncol)
+                .map(|e| {
+                    let (p, j) = (e / ncol, e % ncol);
+                    let wts: f64 = (0..m)
+                        .map(|i| w[i * ldw + p] as f64 * src[i * ncol + j] as f64)
+                        .sum();
+                    wts * cols[e] as f64
+                })
+                .sum();
+            assert!(
+                (lhs - rhs).abs() <= 1e-3 * (1.0 + rhs.abs()),
+                "gemm_scatter {g:?}: {lhs} vs {rhs}"
+            );
+            assert!(back.iter().all(|v| v.is_finite()), "every pixel written");
+        }
+    }
+
+    #[test]
+    fn weight_gradients_do_not_depend_on_the_thread_count() {
+        let g = Geom {
+            c: 3,
+            n: 37,
+            h: 9,
+            w: 9,
+            k: 4,
+            s: 2,
+            p: 1,
+            oh: 4,
+            ow: 4,
+        };
+        let mut rng = Rng::new(5);
+        let (m, r) = (6, g.rows());
+        let img = randn(&mut rng, g.c * g.n * g.h * g.w);
+        let src = randn(&mut rng, m * g.cols());
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut dw = vec![0.25f32; m * r];
+            pool.install(|| grad_weights(&mut dw, r, &src, m, &img, &g));
+            dw
+        };
+        let one = run(1);
+        assert_eq!(one, run(2));
+        assert_eq!(one, run(3));
+    }
+}
