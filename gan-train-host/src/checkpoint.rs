@@ -6,13 +6,15 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, TensorView};
+use std::borrow::Cow;
+
+use safetensors::tensor::{Dtype, View};
 use safetensors::SafeTensors;
 
 use crate::engine::{Layer, Sequential};
 
-/// Named f32 tensors (name, shape, values).
-pub type Named = Vec<(String, Vec<usize>, Vec<f32>)>;
+/// Named f32 tensors borrowed from the networks (name, shape, values).
+pub type Named<'a> = Vec<(String, Vec<usize>, &'a [f32])>;
 
 /// `prefix.rest`, or `rest` for an empty prefix.
 fn key(prefix: &str, rest: &str) -> String {
@@ -25,39 +27,55 @@ fn key(prefix: &str, rest: &str) -> String {
 
 /// Collects a network's tensors under `prefix` (weights, BN running statistics, and, when
 /// `adam_prefix` is given, Adam's moments under it).
-pub fn collect(net: &mut Sequential, prefix: &str, adam_prefix: Option<&str>, out: &mut Named) {
-    for (i, layer) in net.layers.iter_mut().enumerate() {
+pub fn collect<'a>(
+    net: &'a Sequential,
+    prefix: &str,
+    adam_prefix: Option<&str>,
+    out: &mut Named<'a>,
+) {
+    for (i, layer) in net.layers.iter().enumerate() {
         if let Layer::BatchNorm(bn) = layer {
-            out.push((
-                key(prefix, &format!("net.{i}.running_mean")),
-                vec![bn.c],
-                bn.running_mean.clone(),
-            ));
-            out.push((
-                key(prefix, &format!("net.{i}.running_var")),
-                vec![bn.c],
-                bn.running_var.clone(),
-            ));
+            for (name, v) in [
+                ("running_mean", &bn.running_mean),
+                ("running_var", &bn.running_var),
+            ] {
+                out.push((key(prefix, &format!("net.{i}.{name}")), vec![bn.c], v));
+            }
         }
-        for (suffix, p) in layer.params_mut() {
+        for (suffix, p) in layer.params() {
             out.push((
                 key(prefix, &format!("net.{i}.{suffix}")),
                 p.shape.clone(),
-                p.w.clone(),
+                &p.w,
             ));
             if let Some(a) = adam_prefix {
-                out.push((
-                    format!("{a}.net.{i}.{suffix}.exp_avg"),
-                    p.shape.clone(),
-                    p.m.clone(),
-                ));
-                out.push((
-                    format!("{a}.net.{i}.{suffix}.exp_avg_sq"),
-                    p.shape.clone(),
-                    p.v.clone(),
-                ));
+                for (moment, v) in [("exp_avg", &p.m), ("exp_avg_sq", &p.v)] {
+                    out.push((format!("{a}.net.{i}.{suffix}.{moment}"), p.shape.clone(), v));
+                }
             }
         }
+    }
+}
+
+/// A borrowed f32 tensor for safetensors' writer, converted to bytes one tensor at a time
+/// while it is written (so saving never holds a second copy of the whole state).
+struct F32View<'a> {
+    shape: Vec<usize>,
+    data: &'a [f32],
+}
+
+impl View for F32View<'_> {
+    fn dtype(&self) -> Dtype {
+        Dtype::F32
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Owned(self.data.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+    fn data_len(&self) -> usize {
+        self.data.len() * 4
     }
 }
 
@@ -66,33 +84,36 @@ pub fn collect(net: &mut Sequential, prefix: &str, adam_prefix: Option<&str>, ou
 /// lines, making the file bytes a function of the state alone.
 const META_KEY: &str = "gan_train_host";
 
-/// Serialises tensors and metadata.
-pub fn to_bytes(tensors: &Named, metadata: HashMap<String, String>) -> Result<Vec<u8>, String> {
+type Prepared<'a> = (Vec<(String, F32View<'a>)>, Option<HashMap<String, String>>);
+
+/// The views and the packed metadata of a checkpoint.
+fn prepare<'a>(tensors: &Named<'a>, metadata: HashMap<String, String>) -> Prepared<'a> {
     let mut lines: Vec<String> = metadata
         .iter()
         .map(|(k, v)| format!("{k}={}", v.replace('\n', " ")))
         .collect();
     lines.sort();
     let metadata: HashMap<String, String> = [(META_KEY.to_string(), lines.join("\n"))].into();
-    let raw: Vec<(String, Vec<usize>, Vec<u8>)> = tensors
+    let views = tensors
         .iter()
         .map(|(n, s, v)| {
-            (
-                n.clone(),
-                s.clone(),
-                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            )
+            let view = F32View {
+                shape: s.clone(),
+                data: v,
+            };
+            (n.clone(), view)
         })
         .collect();
-    let views: Vec<(String, TensorView<'_>)> = raw
-        .iter()
-        .map(|(n, s, b)| {
-            TensorView::new(Dtype::F32, s.clone(), b)
-                .map(|v| (n.clone(), v))
-                .map_err(|e| e.to_string())
-        })
-        .collect::<Result<_, _>>()?;
-    safetensors::serialize(views, &Some(metadata)).map_err(|e| e.to_string())
+    (views, Some(metadata))
+}
+
+/// Writes tensors and metadata to `path` atomically, streaming one tensor at a time.
+pub fn save(path: &Path, tensors: &Named, metadata: HashMap<String, String>) -> Result<(), String> {
+    let (views, meta) = prepare(tensors, metadata);
+    crate::io::write_atomic_with(path, |tmp| {
+        safetensors::serialize_to_file(views, &meta, tmp).map_err(std::io::Error::other)
+    })
+    .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// A loaded checkpoint.

@@ -155,8 +155,7 @@ pub fn save(net: &mut Sequential, path: &Path, test_accuracy: f64) -> Result<(),
     let mut m = HashMap::new();
     m.insert("format".into(), "gan-train-host classifier v1".into());
     m.insert("heldout_accuracy".into(), format!("{test_accuracy:.4}"));
-    let bytes = checkpoint::to_bytes(&t, m)?;
-    crate::io::write_atomic(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+    checkpoint::save(path, &t, m)
 }
 
 /// Loads a saved classifier.

@@ -19,7 +19,7 @@ use crate::engine::init::{weights_init, InitRule};
 use crate::engine::loss::bce_with_logits;
 use crate::engine::{Rng, Sequential, Tensor};
 use crate::eval::Evaluator;
-use crate::io::{gray_png, grid, write_atomic};
+use crate::io::{copy_atomic, gray_png, grid, write_atomic};
 use crate::model::{feed_discriminator, fill_g_input, to_pixel, to_unit, Arch};
 
 /// Options of a training run.
@@ -175,12 +175,12 @@ impl Trainer {
         Ok(())
     }
 
-    /// The checkpoint bytes of the current state.
-    pub fn checkpoint_bytes(&mut self) -> Result<Vec<u8>, String> {
+    /// Saves the current state as a checkpoint at `path` (atomically).
+    pub fn save_checkpoint(&self, path: &Path) -> Result<(), String> {
         let mut t: Named = Vec::new();
-        checkpoint::collect(&mut self.g, "G", Some("optG"), &mut t);
-        checkpoint::collect(&mut self.d, "D", Some("optD"), &mut t);
-        if let Some(e) = &mut self.g_ema {
+        checkpoint::collect(&self.g, "G", Some("optG"), &mut t);
+        checkpoint::collect(&self.d, "D", Some("optD"), &mut t);
+        if let Some(e) = &self.g_ema {
             checkpoint::collect(e, "G_ema", None, &mut t);
         }
         let mut m = HashMap::new();
@@ -217,7 +217,7 @@ impl Trainer {
                 s
             });
         meta_f(&mut m, "loss_history", hist);
-        checkpoint::to_bytes(&t, m)
+        checkpoint::save(path, &t, m)
     }
 
     /// The generator used for samples and export (the EMA one when enabled).
@@ -436,14 +436,15 @@ impl Trainer {
             if improved {
                 self.best = fid.map(|f| (f, self.epoch));
             }
-            let ck = self.checkpoint_bytes()?;
-            io(
-                &out.join(format!("checkpoints/epoch-{:03}.safetensors", self.epoch)),
-                &ck,
-            )?;
-            io(&out.join("last.safetensors"), &ck)?;
+            let ck = out.join(format!("checkpoints/epoch-{:03}.safetensors", self.epoch));
+            self.save_checkpoint(&ck)?;
+            let copy = |to: &str| {
+                let to = out.join(to);
+                copy_atomic(&ck, &to).map_err(|e| format!("{}: {e}", to.display()))
+            };
+            copy("last.safetensors")?;
             if improved || fid.is_none() {
-                io(&out.join("best.safetensors"), &ck)?;
+                copy("best.safetensors")?;
             }
             let plot = crate::plot::loss_plot(&self.loss_history, 640, 240);
             io(&out.join("losses.png"), &gray_png(640, 240, &plot))?;

@@ -44,22 +44,29 @@ impl Layer {
     /// The layer's parameters with their PyTorch suffixes (`weight`, `bias`, ...).
     pub fn params_mut(&mut self) -> Vec<(&'static str, &mut Param)> {
         match self {
-            Layer::Conv2d(c) => {
-                let mut v = vec![("weight", &mut c.weight)];
-                if let Some(b) = &mut c.bias {
-                    v.push(("bias", b));
-                }
-                v
-            }
-            Layer::ConvTranspose2d(c) => {
-                let mut v = vec![("weight", &mut c.weight)];
-                if let Some(b) = &mut c.bias {
-                    v.push(("bias", b));
-                }
-                v
+            Layer::Conv2d(Conv2d { weight, bias, .. })
+            | Layer::ConvTranspose2d(ConvTranspose2d { weight, bias, .. }) => {
+                std::iter::once(("weight", weight))
+                    .chain(bias.as_mut().map(|b| ("bias", b)))
+                    .collect()
             }
             Layer::BatchNorm(b) => vec![("weight", &mut b.gamma), ("bias", &mut b.beta)],
             Layer::Linear(l) => vec![("weight", &mut l.weight), ("bias", &mut l.bias)],
+            _ => vec![],
+        }
+    }
+
+    /// [`params_mut`](Self::params_mut), read-only.
+    pub fn params(&self) -> Vec<(&'static str, &Param)> {
+        match self {
+            Layer::Conv2d(Conv2d { weight, bias, .. })
+            | Layer::ConvTranspose2d(ConvTranspose2d { weight, bias, .. }) => {
+                std::iter::once(("weight", weight))
+                    .chain(bias.as_ref().map(|b| ("bias", b)))
+                    .collect()
+            }
+            Layer::BatchNorm(b) => vec![("weight", &b.gamma), ("bias", &b.beta)],
+            Layer::Linear(l) => vec![("weight", &l.weight), ("bias", &l.bias)],
             _ => vec![],
         }
     }
