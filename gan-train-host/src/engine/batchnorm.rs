@@ -7,7 +7,7 @@
 
 use rayon::prelude::*;
 
-use super::{Param, Tensor};
+use super::{dot_f64, sum_f64, Param, Tensor};
 
 /// A batch-normalisation layer over channels.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,8 +64,8 @@ impl BatchNorm2d {
             .enumerate()
             .map(|(c, (xs, xh))| {
                 let (mean, var) = if train {
-                    let mean = xs.iter().map(|&v| v as f64).sum::<f64>() / m as f64;
-                    let var = xs.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / m as f64;
+                    let mean = sum_f64(xs, |v| v) / m as f64;
+                    let var = sum_f64(xs, |v| (v - mean) * (v - mean)) / m as f64;
                     (mean, var)
                 } else {
                     (self.running_mean[c] as f64, self.running_var[c] as f64)
@@ -102,11 +102,7 @@ impl BatchNorm2d {
             .data
             .par_chunks_exact(m)
             .zip(self.xhat.par_chunks_exact(m))
-            .map(|(d, h)| {
-                let sd: f64 = d.iter().map(|&v| v as f64).sum();
-                let sdh: f64 = d.iter().zip(h).map(|(&a, &b)| a as f64 * b as f64).sum();
-                (sd, sdh)
-            })
+            .map(|(d, h)| (sum_f64(d, |v| v), dot_f64(d, h)))
             .collect();
         if dw {
             for (c, &(sd, sdh)) in sums.iter().enumerate() {

@@ -77,31 +77,34 @@ impl Conv2d {
         i >= 0 && i < n as isize
     }
 
-    /// `y[o, n] += R[label_n][o]`: the label planes' response (see the module docs).
-    fn add_label_planes(&self, y: &mut Tensor, h: usize, w: usize) {
-        let (kk, cimg) = (self.k * self.k, self.cin - self.label_planes);
-        let ohw = y.h * y.w;
-        let mut maps = vec![0f32; self.label_planes * self.cout * ohw];
-        for c in 0..self.label_planes {
-            for o in 0..self.cout {
-                let wbase = (o * self.cin + cimg + c) * kk;
-                for oy in 0..y.h {
-                    for ox in 0..y.w {
-                        let mut sum = 0.0;
-                        for ky in (0..self.k).filter(|&ky| self.tap_inside(oy, ky, h)) {
-                            for kx in (0..self.k).filter(|&kx| self.tap_inside(ox, kx, w)) {
-                                sum += self.weight.w[wbase + ky * self.k + kx];
-                            }
-                        }
-                        maps[(c * self.cout + o) * ohw + oy * y.w + ox] = sum;
+    /// `map[oy*ow + ox] = Σ W[o, c_img + c, ky, kx]` over the taps inside an `h x w` image:
+    /// the response of output channel `o` to the plane of class `c`.
+    fn label_plane_response(&self, map: &mut [f32], o: usize, c: usize, h: usize, w: usize) {
+        let ow = map.len() / self.out_hw(h, w).0.max(1);
+        let wbase = (o * self.cin + self.cin - self.label_planes + c) * self.k * self.k;
+        for (oy, row) in map.chunks_exact_mut(ow).enumerate() {
+            for (ox, m) in row.iter_mut().enumerate() {
+                let mut sum = 0.0;
+                for ky in (0..self.k).filter(|&ky| self.tap_inside(oy, ky, h)) {
+                    for kx in (0..self.k).filter(|&kx| self.tap_inside(ox, kx, w)) {
+                        sum += self.weight.w[wbase + ky * self.k + kx];
                     }
                 }
+                *m = sum;
             }
         }
-        let n = y.n;
+    }
+
+    /// `y[o, n] += R[label_n][o]`: the label planes' response (see the module docs).
+    fn add_label_planes(&self, y: &mut Tensor, h: usize, w: usize) {
+        let (n, ohw) = (y.n, y.h * y.w);
+        let mut maps = vec![0f32; self.label_planes * ohw];
         for o in 0..self.cout {
+            for (c, map) in maps.chunks_exact_mut(ohw).enumerate() {
+                self.label_plane_response(map, o, c, h, w);
+            }
             for (i, &label) in self.labels.iter().enumerate().take(n) {
-                let map = &maps[(label as usize * self.cout + o) * ohw..][..ohw];
+                let map = &maps[label as usize * ohw..][..ohw];
                 let dst = &mut y.data[(o * n + i) * ohw..][..ohw];
                 dst.iter_mut().zip(map).for_each(|(d, &m)| *d += m);
             }
@@ -116,18 +119,17 @@ impl Conv2d {
             dy.n,
             dy.h * dy.w,
         );
-        // Per class and output channel: the sum of dy over the samples of that class.
-        let mut sums = vec![0f64; self.label_planes * self.cout * ohw];
+        // Per output channel and class: the sum of dy over the samples of that class, then
+        // its sum over the output positions each tap reaches.
+        let mut sums = vec![0f64; self.label_planes * ohw];
         for o in 0..self.cout {
+            sums.fill(0.0);
             for (i, &label) in self.labels.iter().enumerate().take(n) {
                 let src = &dy.data[(o * n + i) * ohw..][..ohw];
-                let dst = &mut sums[(label as usize * self.cout + o) * ohw..][..ohw];
+                let dst = &mut sums[label as usize * ohw..][..ohw];
                 dst.iter_mut().zip(src).for_each(|(d, &v)| *d += v as f64);
             }
-        }
-        for c in 0..self.label_planes {
-            for o in 0..self.cout {
-                let s = &sums[(c * self.cout + o) * ohw..][..ohw];
+            for (c, s) in sums.chunks_exact(ohw).enumerate() {
                 for ky in 0..self.k {
                     for kx in 0..self.k {
                         let mut g = 0f64;
@@ -218,6 +220,6 @@ pub fn add_channel_bias(y: &mut [f32], b: &[f32], per: usize) {
 /// `g[c] += Σ dy[c, ·]` for `[C, per]` data.
 pub fn sum_channels_into(g: &mut [f32], dy: &[f32], per: usize) {
     for (c, row) in dy.chunks_exact(per).enumerate() {
-        g[c] += row.iter().map(|&v| v as f64).sum::<f64>() as f32;
+        g[c] += super::sum_f64(row, |v| v) as f32;
     }
 }

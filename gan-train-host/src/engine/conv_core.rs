@@ -9,10 +9,9 @@
 //!
 //! The whole column matrix is never built: each chunk of samples gets its own, sized to stay in
 //! a core's L2 cache (a thread-local buffer reused from call to call), and chunks run in
-//! parallel. That keeps the im2col/col2im traffic in cache and the memory small, and it needs
-//! no synchronisation inside a product. Chunking depends only on the geometry and the weight
-//! gradient is summed over a fixed number of partitions in a fixed order, so results do not
-//! depend on the thread count.
+//! parallel (bands of rows for the weight gradient). That keeps the im2col/col2im traffic in
+//! cache and the memory small, and it needs no synchronisation inside a product. Chunking
+//! depends only on the geometry, so results do not depend on the thread count.
 
 use std::cell::RefCell;
 
@@ -25,8 +24,6 @@ use super::im2col::{col2im_range, im2col_range, Geom};
 const CHUNK_FLOATS: usize = 1 << 17;
 /// At least this many chunks per batch when the batch allows, so every core gets work.
 const MIN_CHUNKS: usize = 8;
-/// Partitions of the chunks for the weight gradient, each with its own accumulator.
-const PARTS: usize = 4;
 
 thread_local! {
     static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
@@ -78,7 +75,7 @@ pub fn gather_gemm(out: &mut [f32], w: &[f32], m: usize, ldw: usize, img: &[f32]
     chunks(g).into_par_iter().for_each(|(n0, n1)| {
         let nc = (n1 - n0) * ohw;
         with_cols(r * nc, |cols| {
-            im2col_range(cols, img, g, n0, n1);
+            im2col_range(cols, img, g, n0, n1, 0..r);
             // SAFETY: W is m x r (checked above), cols is r x nc; the output block is columns
             // n0*ohw.. of the m rows of `out`, which no other chunk writes.
             unsafe {
@@ -139,33 +136,35 @@ pub fn gemm_scatter(img: &mut [f32], w: &[f32], kdim: usize, ldw: usize, src: &[
 
 /// `dw[kdim, rows] += src · im2col(img)ᵀ`, where `dw`'s rows are `ldw` apart and `src` is
 /// `[kdim, n*oh*ow]`.
+///
+/// Parallel over bands of the column matrix's rows (= columns of `dw`): each band goes through
+/// the chunks in order, building only its own rows, and adds each chunk's product to its own
+/// columns of `dw`. Every element is summed in the same order whatever the bands, so no
+/// partial sums need combining and the result does not depend on the thread count.
 pub fn grad_weights(dw: &mut [f32], ldw: usize, src: &[f32], kdim: usize, img: &[f32], g: &Geom) {
     let (r, ncol, ohw) = (g.rows(), g.cols(), g.oh * g.ow);
     assert!(src.len() >= kdim * ncol && img.len() >= g.c * g.n * g.h * g.w);
     assert!(kdim == 0 || (ldw >= r && dw.len() >= (kdim - 1) * ldw + r));
     let cs = chunks(g);
-    let parts = PARTS.min(cs.len());
-    // Partition 0 accumulates into `dw` itself, the others into zeroed buffers added after.
-    let size = kdim * r;
-    let mut acc = vec![0f32; (parts - 1) * size];
-    let (dwp, accp) = (Shared(dw.as_mut_ptr()), Shared(acc.as_mut_ptr()));
-    (0..parts).into_par_iter().for_each(|p| {
-        let (base, ld) = if p == 0 {
-            (dwp.at(0), ldw)
-        } else {
-            (accp.at((p - 1) * size), r)
-        };
-        for &(n0, n1) in cs.iter().skip(p).step_by(parts) {
+    // Bands a multiple of 8 wide (the GEMM kernel's tile), one per thread.
+    let band = r
+        .div_ceil(rayon::current_num_threads())
+        .next_multiple_of(8)
+        .max(1);
+    let dst = Shared(dw.as_mut_ptr());
+    (0..r.div_ceil(band)).into_par_iter().for_each(|b| {
+        let rows = b * band..((b + 1) * band).min(r);
+        for &(n0, n1) in &cs {
             let nc = (n1 - n0) * ohw;
-            with_cols(r * nc, |cols| {
-                im2col_range(cols, img, g, n0, n1);
+            with_cols(rows.len() * nc, |cols| {
+                im2col_range(cols, img, g, n0, n1, rows.clone());
                 // SAFETY: the source block is columns n0*ohw.. of `src`'s kdim rows, colsᵀ is
-                // nc x r, and the kdim x r accumulator belongs to this partition alone.
+                // nc x rows.len(), and columns `rows` of `dw` belong to this band alone.
                 unsafe {
                     gemm_raw(
                         kdim,
                         nc,
-                        r,
+                        rows.len(),
                         src.as_ptr().add(n0 * ohw),
                         ncol,
                         1,
@@ -173,19 +172,14 @@ pub fn grad_weights(dw: &mut [f32], ldw: usize, src: &[f32], kdim: usize, img: &
                         1,
                         nc,
                         1.0,
-                        base,
-                        ld,
+                        dst.at(rows.start),
+                        ldw,
                         1,
                     )
                 }
             })
         }
     });
-    for part in acc.chunks_exact(size) {
-        for (row, add) in dw.chunks_mut(ldw).zip(part.chunks_exact(r)) {
-            row[..r].iter_mut().zip(add).for_each(|(d, &a)| *d += a);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -67,23 +67,39 @@ fn tap_table(g: &Geom) -> Vec<u32> {
     tab
 }
 
-/// `cols` (`[c*k*k, (n1-n0)*oh*ow]`) from samples `n0..n1` of `x` (`[c, n, h, w]`): the
-/// column matrix of one chunk of the batch. Serial: callers run chunks in parallel.
+/// Rows `rows` of the column matrix of samples `n0..n1` of `x` (`[c, n, h, w]`), into `cols`
+/// (`[rows.len(), (n1-n0)*oh*ow]`): the column matrix of one chunk of the batch, or a band of
+/// its rows. Serial: callers run chunks in parallel.
 ///
 /// Each image is copied once into a scratch buffer followed by zeros, then every tap is a
 /// branch-free table lookup ([`tap_table`]): the rows here are short (7 outputs wide for the
 /// 7x7 layers), so per-row set-up, not bandwidth, is what costs.
-pub fn im2col_range(cols: &mut [f32], x: &[f32], g: &Geom, n0: usize, n1: usize) {
+pub fn im2col_range(
+    cols: &mut [f32],
+    x: &[f32],
+    g: &Geom,
+    n0: usize,
+    n1: usize,
+    rows: std::ops::Range<usize>,
+) {
     let (hw, ohw, taps) = (g.h * g.w, g.oh * g.ow, g.k * g.k);
     let ncol = (n1 - n0) * ohw;
     let tab = tap_table(g);
     let mut img = vec![0f32; hw + ohw];
-    for c in 0..g.c {
+    if rows.is_empty() {
+        return;
+    }
+    for c in rows.start / taps..=(rows.end - 1) / taps {
+        let (t0, t1) = (
+            rows.start.max(c * taps) - c * taps,
+            rows.end.min((c + 1) * taps) - c * taps,
+        );
         for n in n0..n1 {
             img[..hw].copy_from_slice(&x[(c * g.n + n) * hw..][..hw]);
-            for (t, offsets) in tab.chunks_exact(ohw).enumerate() {
-                let dst = &mut cols[(c * taps + t) * ncol + (n - n0) * ohw..][..ohw];
-                for (d, &o) in dst.iter_mut().zip(offsets) {
+            for t in t0..t1 {
+                let row = c * taps + t - rows.start;
+                let dst = &mut cols[row * ncol + (n - n0) * ohw..][..ohw];
+                for (d, &o) in dst.iter_mut().zip(&tab[t * ohw..][..ohw]) {
                     *d = img[o as usize];
                 }
             }
@@ -184,10 +200,13 @@ mod tests {
             let n0 = rng.below(g.n);
             let n1 = n0 + 1 + rng.below(g.n - n0);
             let x: Vec<f32> = (0..g.c * g.n * g.h * g.w).map(|_| rng.normal()).collect();
-            let want = naive_im2col(&x, &g, n0, n1);
+            let (r0, r1) = (rng.below(g.rows()), g.rows() - rng.below(2));
+            let ncol = (n1 - n0) * g.oh * g.ow;
+            let all = naive_im2col(&x, &g, n0, n1);
+            let want = &all[r0 * ncol..r1.max(r0) * ncol];
             let mut got = vec![f32::NAN; want.len()];
-            im2col_range(&mut got, &x, &g, n0, n1);
-            assert_eq!(got, want, "{g:?} samples {n0}..{n1}");
+            im2col_range(&mut got, &x, &g, n0, n1, r0..r1.max(r0));
+            assert_eq!(got, want, "{g:?} samples {n0}..{n1} rows {r0}..{r1}");
         }
     }
 

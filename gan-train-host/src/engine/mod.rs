@@ -85,6 +85,41 @@ impl Tensor {
     }
 }
 
+/// `Σ f(x_i)` in f64, over eight interleaved partial sums combined in a fixed order: the same
+/// result every time, and the compiler can vectorise it (a single running sum cannot be
+/// reordered, so it would run one element per add latency).
+pub fn sum_f64(xs: &[f32], f: impl Fn(f64) -> f64) -> f64 {
+    let mut lanes = [0f64; 8];
+    let chunks = xs.chunks_exact(8);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l += f(v as f64);
+        }
+    }
+    for (l, &v) in lanes.iter_mut().zip(tail) {
+        *l += f(v as f64);
+    }
+    lanes.iter().sum()
+}
+
+/// `Σ a_i · b_i` in f64, as [`sum_f64`].
+pub fn dot_f64(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len(), "dot_f64: lengths");
+    let mut lanes = [0f64; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let (ta, tb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for ((l, &u), &v) in lanes.iter_mut().zip(x).zip(y) {
+            *l += u as f64 * v as f64;
+        }
+    }
+    for ((l, &u), &v) in lanes.iter_mut().zip(ta).zip(tb) {
+        *l += u as f64 * v as f64;
+    }
+    lanes.iter().sum()
+}
+
 /// A trainable parameter: value, gradient and Adam's two moments, all of one shape.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Param {
