@@ -14,11 +14,12 @@
 //! depends only on the geometry, so results do not depend on the thread count.
 
 use std::cell::RefCell;
+use std::thread::LocalKey;
 
 use rayon::prelude::*;
 
-use super::gemm::gemm_raw;
-use super::im2col::{col2im_range, im2col_range, Geom};
+use super::im2col::{col2im_range, pack_cols, pack_cols_t, ChunkTable, Geom};
+use super::packed_gemm::{gemm_packed, pack_a, pack_b, packed_a_len, packed_b_len, NR};
 
 /// Floats in one chunk's column matrix (512 KiB, half an L2 cache of the machines measured).
 const CHUNK_FLOATS: usize = 1 << 17;
@@ -26,13 +27,20 @@ const CHUNK_FLOATS: usize = 1 << 17;
 const MIN_CHUNKS: usize = 8;
 
 thread_local! {
-    static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// Packed `B` panels of the current chunk.
+    static PACKED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// The chunk's product before col2im, or its packed `A`.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` on this thread's column buffer, at least `len` long. `f` must not call into rayon
+/// Runs `f` on this thread's buffer `key`, at least `len` long. `f` must not call into rayon
 /// (a stolen job could then want the same buffer).
-fn with_cols<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    COLS.with(|c| {
+fn with_buf<R>(
+    key: &'static LocalKey<RefCell<Vec<f32>>>,
+    len: usize,
+    f: impl FnOnce(&mut [f32]) -> R,
+) -> R {
+    key.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() < len {
             c.resize(len, 0.0);
@@ -41,12 +49,22 @@ fn with_cols<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     })
 }
 
-/// The sample ranges of the chunks of a batch.
+/// The sample ranges of the chunks of a batch: as many samples as fit the budget (and leave
+/// enough chunks for the cores), choosing among those counts the one whose columns waste the
+/// least of the GEMM's last `NR`-wide panel.
 fn chunks(g: &Geom) -> Vec<(usize, usize)> {
-    let per_sample = (g.rows() * g.oh * g.ow).max(1);
-    let nb = (CHUNK_FLOATS / per_sample)
+    let ohw = (g.oh * g.ow).max(1);
+    let most = (CHUNK_FLOATS / (g.rows() * ohw).max(1))
         .min(g.n.div_ceil(MIN_CHUNKS))
         .max(1);
+    let waste = |nb: usize| {
+        let nc = nb * ohw;
+        (nc.div_ceil(NR) * NR - nc) as f64 / nc as f64
+    };
+    let nb = (1..=most)
+        .rev()
+        .min_by(|&a, &b| waste(a).total_cmp(&waste(b)))
+        .unwrap_or(1);
     (0..g.n)
         .step_by(nb)
         .map(|n0| (n0, (n0 + nb).min(g.n)))
@@ -71,30 +89,18 @@ pub fn gather_gemm(out: &mut [f32], w: &[f32], m: usize, ldw: usize, img: &[f32]
     let (r, ncol, ohw) = (g.rows(), g.cols(), g.oh * g.ow);
     assert!(out.len() >= m * ncol && img.len() >= g.c * g.n * g.h * g.w);
     assert!(m == 0 || (ldw >= r && w.len() >= (m - 1) * ldw + r));
+    let cs = chunks(g);
+    let tb = ChunkTable::new(g, cs[0].1 - cs[0].0);
+    let mut a = vec![0f32; packed_a_len(m, r)];
+    pack_a(&mut a, w, m, r, ldw, 1);
     let dst = Shared(out.as_mut_ptr());
-    chunks(g).into_par_iter().for_each(|(n0, n1)| {
+    cs.into_par_iter().for_each(|(n0, n1)| {
         let nc = (n1 - n0) * ohw;
-        with_cols(r * nc, |cols| {
-            im2col_range(cols, img, g, n0, n1, 0..r);
-            // SAFETY: W is m x r (checked above), cols is r x nc; the output block is columns
-            // n0*ohw.. of the m rows of `out`, which no other chunk writes.
-            unsafe {
-                gemm_raw(
-                    m,
-                    r,
-                    nc,
-                    w.as_ptr(),
-                    ldw,
-                    1,
-                    cols.as_ptr(),
-                    nc,
-                    1,
-                    0.0,
-                    dst.at(n0 * ohw),
-                    ncol,
-                    1,
-                )
-            }
+        with_buf(&PACKED, packed_b_len(r, nc), |b| {
+            pack_cols(b, img, g, &tb, (n0, n1), 0..r);
+            // SAFETY: the output block is columns n0*ohw..n1*ohw of the m rows of `out`,
+            // which no other chunk writes.
+            unsafe { gemm_packed(m, nc, r, &a, b, dst.at(n0 * ohw), ncol, false) }
         })
     });
 }
@@ -102,34 +108,24 @@ pub fn gather_gemm(out: &mut [f32], w: &[f32], m: usize, ldw: usize, img: &[f32]
 /// `img = col2im(Wᵀ · src)` (overwritten), where `W` is `[kdim, rows]` with rows `ldw` apart
 /// and `src` is `[kdim, n*oh*ow]`.
 pub fn gemm_scatter(img: &mut [f32], w: &[f32], kdim: usize, ldw: usize, src: &[f32], g: &Geom) {
-    let (r, ncol, ohw, hw) = (g.rows(), g.cols(), g.oh * g.ow, g.h * g.w);
-    assert!(img.len() >= g.c * g.n * hw && src.len() >= kdim * ncol);
+    let (r, ncol, ohw) = (g.rows(), g.cols(), g.oh * g.ow);
+    assert!(img.len() >= g.c * g.n * g.h * g.w && src.len() >= kdim * ncol);
     assert!(kdim == 0 || (ldw >= r && w.len() >= (kdim - 1) * ldw + r));
+    let cs = chunks(g);
+    let tb = ChunkTable::new(g, cs[0].1 - cs[0].0);
+    let mut a = vec![0f32; packed_a_len(r, kdim)];
+    pack_a(&mut a, w, r, kdim, 1, ldw);
     let dst = Shared(img.as_mut_ptr());
-    chunks(g).into_par_iter().for_each(|(n0, n1)| {
+    cs.into_par_iter().for_each(|(n0, n1)| {
         let nc = (n1 - n0) * ohw;
-        with_cols(r * nc, |cols| {
-            // SAFETY: Wᵀ is r x kdim inside `w`, the source block is columns n0*ohw.. of
-            // `src`'s kdim rows, cols is r x nc.
-            unsafe {
-                gemm_raw(
-                    r,
-                    kdim,
-                    nc,
-                    w.as_ptr(),
-                    1,
-                    ldw,
-                    src.as_ptr().add(n0 * ohw),
-                    ncol,
-                    1,
-                    0.0,
-                    cols.as_mut_ptr(),
-                    nc,
-                    1,
-                )
-            };
-            // SAFETY: `img` is the whole tensor; this chunk touches only its own samples.
-            unsafe { col2im_range(dst.at(0), cols, g, n0, n1) };
+        with_buf(&PACKED, packed_b_len(kdim, nc), |b| {
+            pack_b(b, &src[n0 * ohw..], kdim, nc, ncol);
+            with_buf(&SCRATCH, r * nc, |cols| {
+                // SAFETY: `cols` is an r x nc matrix of this thread's own.
+                unsafe { gemm_packed(r, nc, kdim, &a, b, cols.as_mut_ptr(), nc, false) };
+                // SAFETY: `img` is the whole tensor; this chunk writes only its own samples.
+                unsafe { col2im_range(dst.at(0), cols, g, &tb, (n0, n1)) };
+            })
         })
     });
 }
@@ -138,7 +134,7 @@ pub fn gemm_scatter(img: &mut [f32], w: &[f32], kdim: usize, ldw: usize, src: &[
 /// `[kdim, n*oh*ow]`.
 ///
 /// Parallel over bands of the column matrix's rows (= columns of `dw`): each band goes through
-/// the chunks in order, building only its own rows, and adds each chunk's product to its own
+/// the chunks in order, packing only its own rows, and adds each chunk's product to its own
 /// columns of `dw`. Every element is summed in the same order whatever the bands, so no
 /// partial sums need combining and the result does not depend on the thread count.
 pub fn grad_weights(dw: &mut [f32], ldw: usize, src: &[f32], kdim: usize, img: &[f32], g: &Geom) {
@@ -146,37 +142,24 @@ pub fn grad_weights(dw: &mut [f32], ldw: usize, src: &[f32], kdim: usize, img: &
     assert!(src.len() >= kdim * ncol && img.len() >= g.c * g.n * g.h * g.w);
     assert!(kdim == 0 || (ldw >= r && dw.len() >= (kdim - 1) * ldw + r));
     let cs = chunks(g);
-    // Bands a multiple of 8 wide (the GEMM kernel's tile), one per thread.
+    let tb = ChunkTable::new(g, cs[0].1 - cs[0].0);
     let band = r
         .div_ceil(rayon::current_num_threads())
-        .next_multiple_of(8)
-        .max(1);
+        .next_multiple_of(NR);
     let dst = Shared(dw.as_mut_ptr());
-    (0..r.div_ceil(band)).into_par_iter().for_each(|b| {
-        let rows = b * band..((b + 1) * band).min(r);
+    (0..r.div_ceil(band)).into_par_iter().for_each(|bi| {
+        let rows = bi * band..((bi + 1) * band).min(r);
         for &(n0, n1) in &cs {
             let nc = (n1 - n0) * ohw;
-            with_cols(rows.len() * nc, |cols| {
-                im2col_range(cols, img, g, n0, n1, rows.clone());
-                // SAFETY: the source block is columns n0*ohw.. of `src`'s kdim rows, colsᵀ is
-                // nc x rows.len(), and columns `rows` of `dw` belong to this band alone.
-                unsafe {
-                    gemm_raw(
-                        kdim,
-                        nc,
-                        rows.len(),
-                        src.as_ptr().add(n0 * ohw),
-                        ncol,
-                        1,
-                        cols.as_ptr(),
-                        1,
-                        nc,
-                        1.0,
-                        dst.at(rows.start),
-                        ldw,
-                        1,
-                    )
-                }
+            with_buf(&SCRATCH, packed_a_len(kdim, nc), |a| {
+                pack_a(a, &src[n0 * ohw..], kdim, nc, ncol, 1);
+                with_buf(&PACKED, packed_b_len(nc, rows.len()), |b| {
+                    pack_cols_t(b, img, g, &tb, (n0, n1), rows.clone());
+                    // SAFETY: columns `rows` of `dw`'s kdim rows belong to this band alone.
+                    unsafe {
+                        gemm_packed(kdim, rows.len(), nc, a, b, dst.at(rows.start), ldw, true)
+                    }
+                })
             })
         }
     });

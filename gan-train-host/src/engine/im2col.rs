@@ -6,6 +6,8 @@
 //! back to the input position it was read from. Both work on a chunk of samples at a time (see
 //! `conv_core`), so the column matrix of a chunk stays in cache.
 
+use super::packed_gemm::NR;
+
 /// Geometry of one convolution in the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geom {
@@ -40,97 +42,173 @@ impl Geom {
     }
 }
 
-/// For each kernel tap `t = ky*k + kx` and output position `j = oy*ow + ox`: the offset
-/// `iy*w + ix` in an image that the tap reads there, or `h*w + j` when it falls in the padding
-/// (a zero for [`im2col_range`], a discarded sum for [`col2im_range`]; one per position, so
-/// padding taps never chain through one memory cell).
-fn tap_table(g: &Geom) -> Vec<u32> {
-    let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
-    assert!(hw + ohw < u32::MAX as usize, "image too large");
-    let mut tab = Vec::with_capacity(g.k * g.k * ohw);
-    for ky in 0..g.k {
-        for kx in 0..g.k {
-            for oy in 0..g.oh {
-                for ox in 0..g.ow {
+/// Where every entry of a chunk's column matrix comes from.
+///
+/// A chunk of up to `nb` samples of one channel is contiguous in a `[c, n, h, w]` tensor. It is
+/// copied into a scratch buffer of `nb*h*w` values followed by `ncp` more (zeros when packing,
+/// one discarded sum per column for col2im, so padding taps never chain through one cell).
+/// `off[t*ncp + j]` is the scratch index that row `(c, t)`, column `j` of the column matrix
+/// reads (or col2im adds to), for every channel `c`; `ncp` is the chunk's column count rounded
+/// up to the GEMM panel width. Every lookup is then one table load and no branch: the rows here
+/// are short (7 outputs wide for the 7x7 layers), so per-row set-up, not bandwidth, is what
+/// would cost.
+pub struct ChunkTable {
+    off: Vec<u32>,
+    nb: usize,
+    ncp: usize,
+    hw: usize,
+}
+
+impl ChunkTable {
+    /// The table for chunks of at most `nb` samples of geometry `g`.
+    pub fn new(g: &Geom, nb: usize) -> Self {
+        let (hw, ohw, taps) = (g.h * g.w, g.oh * g.ow, g.k * g.k);
+        let ncp = (nb * ohw).div_ceil(NR) * NR;
+        assert!(nb * hw + ncp < u32::MAX as usize, "chunk too large");
+        let mut off = Vec::with_capacity(taps * ncp);
+        for ky in 0..g.k {
+            for kx in 0..g.k {
+                for j in 0..ncp {
+                    let (n, oy, ox) = (j / ohw, (j % ohw) / g.ow, j % g.ow);
                     let iy = (oy * g.s + ky) as isize - g.p as isize;
                     let ix = (ox * g.s + kx) as isize - g.p as isize;
-                    let inside = (0..g.h as isize).contains(&iy) && (0..g.w as isize).contains(&ix);
-                    tab.push(if inside {
-                        (iy as usize * g.w + ix as usize) as u32
+                    let inside = n < nb
+                        && (0..g.h as isize).contains(&iy)
+                        && (0..g.w as isize).contains(&ix);
+                    off.push(if inside {
+                        (n * hw + iy as usize * g.w + ix as usize) as u32
                     } else {
-                        (hw + oy * g.ow + ox) as u32
+                        (nb * hw + j) as u32
                     });
                 }
             }
         }
+        let t = ChunkTable { off, nb, ncp, hw };
+        // What makes the unchecked lookups below sound.
+        assert!(t.off.iter().all(|&o| (o as usize) < t.scratch_len()));
+        t
     }
-    tab
+
+    /// Length of the scratch buffer.
+    fn scratch_len(&self) -> usize {
+        self.nb * self.hw + self.ncp
+    }
+
+    /// The offsets of tap `t`.
+    fn tap(&self, t: usize) -> &[u32] {
+        &self.off[t * self.ncp..][..self.ncp]
+    }
 }
 
-/// Rows `rows` of the column matrix of samples `n0..n1` of `x` (`[c, n, h, w]`), into `cols`
-/// (`[rows.len(), (n1-n0)*oh*ow]`): the column matrix of one chunk of the batch, or a band of
-/// its rows. Serial: callers run chunks in parallel.
-///
-/// Each image is copied once into a scratch buffer followed by zeros, then every tap is a
-/// branch-free table lookup ([`tap_table`]): the rows here are short (7 outputs wide for the
-/// 7x7 layers), so per-row set-up, not bandwidth, is what costs.
-pub fn im2col_range(
-    cols: &mut [f32],
+/// The chunk's images of channel `c` from `x` into `scratch` (the rest of `scratch` is left).
+fn load_channel(scratch: &mut [f32], x: &[f32], g: &Geom, c: usize, (n0, n1): (usize, usize)) {
+    let hw = g.h * g.w;
+    scratch[..(n1 - n0) * hw].copy_from_slice(&x[(c * g.n + n0) * hw..(c * g.n + n1) * hw]);
+}
+
+/// The channels and, per channel, the taps that rows `rows` of a column matrix cover.
+fn row_span(
+    rows: &std::ops::Range<usize>,
+    taps: usize,
+) -> impl Iterator<Item = (usize, usize, usize)> {
+    let (start, end) = (rows.start, rows.end);
+    (start / taps..end.div_ceil(taps)).map(move |c| {
+        (
+            c,
+            start.max(c * taps) - c * taps,
+            end.min((c + 1) * taps) - c * taps,
+        )
+    })
+}
+
+/// Packs rows `rows` of the column matrix of the samples of `chunk` as the `B` operand of
+/// `packed_gemm` (`k` = the rows, `n` = the chunk's columns) into `out`.
+pub fn pack_cols(
+    out: &mut [f32],
     x: &[f32],
     g: &Geom,
-    n0: usize,
-    n1: usize,
+    tb: &ChunkTable,
+    chunk: (usize, usize),
     rows: std::ops::Range<usize>,
 ) {
-    let (hw, ohw, taps) = (g.h * g.w, g.oh * g.ow, g.k * g.k);
-    let ncol = (n1 - n0) * ohw;
-    let tab = tap_table(g);
-    let mut img = vec![0f32; hw + ohw];
-    if rows.is_empty() {
-        return;
-    }
-    for c in rows.start / taps..=(rows.end - 1) / taps {
-        let (t0, t1) = (
-            rows.start.max(c * taps) - c * taps,
-            rows.end.min((c + 1) * taps) - c * taps,
-        );
-        for n in n0..n1 {
-            img[..hw].copy_from_slice(&x[(c * g.n + n) * hw..][..hw]);
-            for t in t0..t1 {
-                let row = c * taps + t - rows.start;
-                let dst = &mut cols[row * ncol + (n - n0) * ohw..][..ohw];
-                for (d, &o) in dst.iter_mut().zip(&tab[t * ohw..][..ohw]) {
-                    *d = img[o as usize];
+    let (taps, k) = (g.k * g.k, rows.len());
+    let ncp = ((chunk.1 - chunk.0) * g.oh * g.ow).div_ceil(NR) * NR;
+    assert!(chunk.1 - chunk.0 <= tb.nb && x.len() >= g.c * g.n * g.h * g.w);
+    assert!(out.len() >= ncp * k);
+    let mut scratch = vec![0f32; tb.scratch_len()];
+    for (c, t0, t1) in row_span(&rows, taps) {
+        load_channel(&mut scratch, x, g, c, chunk);
+        for t in t0..t1 {
+            let p = c * taps + t - rows.start;
+            for (jp, offs) in tb.tap(t)[..ncp].chunks_exact(NR).enumerate() {
+                let dst = &mut out[jp * NR * k + p * NR..][..NR];
+                for (d, &o) in dst.iter_mut().zip(offs) {
+                    // SAFETY: every offset of the table is below its scratch length (built so
+                    // in `ChunkTable::new`), and `scratch` has that length.
+                    *d = unsafe { *scratch.get_unchecked(o as usize) };
                 }
             }
         }
     }
 }
 
-/// Samples `n0..n1` of `x` (`[c, n, h, w]`) `= col2im(cols)`: the adjoint of
-/// [`im2col_range`] for the same chunk, overwriting those samples. Serial.
+/// Packs the transpose of rows `rows` of the column matrix of the samples of `chunk` as the
+/// `B` operand of `packed_gemm` (`k` = the chunk's columns, `n` = the rows) into `out`.
+pub fn pack_cols_t(
+    out: &mut [f32],
+    x: &[f32],
+    g: &Geom,
+    tb: &ChunkTable,
+    chunk: (usize, usize),
+    rows: std::ops::Range<usize>,
+) {
+    let (taps, nc) = (g.k * g.k, (chunk.1 - chunk.0) * g.oh * g.ow);
+    assert!(chunk.1 - chunk.0 <= tb.nb && x.len() >= g.c * g.n * g.h * g.w);
+    assert!(out.len() >= rows.len().div_ceil(NR) * NR * nc);
+    let mut scratch = vec![0f32; tb.scratch_len()];
+    for (c, t0, t1) in row_span(&rows, taps) {
+        load_channel(&mut scratch, x, g, c, chunk);
+        for t in t0..t1 {
+            let p = c * taps + t - rows.start;
+            let dst = &mut out[(p / NR) * NR * nc + p % NR..];
+            for (d, &o) in dst.iter_mut().step_by(NR).zip(&tb.tap(t)[..nc]) {
+                // SAFETY: as in `pack_cols`.
+                *d = unsafe { *scratch.get_unchecked(o as usize) };
+            }
+        }
+    }
+}
+
+/// The samples of `chunk` in `x` (`[c, n, h, w]`) `= col2im(cols)`: the adjoint of the column
+/// matrix of the same chunk (`cols`: `[c*k*k, chunk columns]`, row-major), overwriting those
+/// samples. Serial.
 ///
 /// # Safety
-/// `x` must point to the whole `[c, n, h, w]` tensor; only samples `n0..n1` of each channel are
-/// touched, so chunks with disjoint sample ranges may run at once.
-pub unsafe fn col2im_range(x: *mut f32, cols: &[f32], g: &Geom, n0: usize, n1: usize) {
-    let (hw, ohw, taps) = (g.h * g.w, g.oh * g.ow, g.k * g.k);
-    let ncol = (n1 - n0) * ohw;
-    let tab = tap_table(g);
-    let mut img = vec![0f32; hw + ohw];
+/// `x` must point to the whole `[c, n, h, w]` tensor; only the chunk's samples of each channel
+/// are touched, so chunks with disjoint sample ranges may run at once.
+pub unsafe fn col2im_range(
+    x: *mut f32,
+    cols: &[f32],
+    g: &Geom,
+    tb: &ChunkTable,
+    chunk: (usize, usize),
+) {
+    let (hw, taps) = (g.h * g.w, g.k * g.k);
+    let (nb, nc) = (chunk.1 - chunk.0, (chunk.1 - chunk.0) * g.oh * g.ow);
+    assert!(nb <= tb.nb && cols.len() >= g.rows() * nc);
+    let mut scratch = vec![0f32; tb.scratch_len()];
     for c in 0..g.c {
-        for n in n0..n1 {
-            img.fill(0.0);
-            for (t, offsets) in tab.chunks_exact(ohw).enumerate() {
-                let src = &cols[(c * taps + t) * ncol + (n - n0) * ohw..][..ohw];
-                for (&v, &o) in src.iter().zip(offsets) {
-                    img[o as usize] += v;
-                }
+        scratch.fill(0.0);
+        for t in 0..taps {
+            let src = &cols[(c * taps + t) * nc..][..nc];
+            for (&v, &o) in src.iter().zip(tb.tap(t)) {
+                // SAFETY: as in `pack_cols`.
+                unsafe { *scratch.get_unchecked_mut(o as usize) += v };
             }
-            // SAFETY: sample n of channel c, inside the tensor and owned by this chunk.
-            unsafe { std::slice::from_raw_parts_mut(x.add((c * g.n + n) * hw), hw) }
-                .copy_from_slice(&img[..hw]);
         }
+        // SAFETY: the chunk's samples of channel c are inside the tensor and this chunk's own.
+        unsafe { std::slice::from_raw_parts_mut(x.add((c * g.n + chunk.0) * hw), nb * hw) }
+            .copy_from_slice(&scratch[..nb * hw]);
     }
 }
 
@@ -193,20 +271,30 @@ mod tests {
     use crate::engine::Rng;
 
     #[test]
-    fn im2col_range_matches_the_definition() {
+    fn packed_column_matrices_match_the_definition() {
         let mut rng = Rng::new(4);
         for _ in 0..200 {
             let g = random_geom(&mut rng);
             let n0 = rng.below(g.n);
             let n1 = n0 + 1 + rng.below(g.n - n0);
             let x: Vec<f32> = (0..g.c * g.n * g.h * g.w).map(|_| rng.normal()).collect();
-            let (r0, r1) = (rng.below(g.rows()), g.rows() - rng.below(2));
-            let ncol = (n1 - n0) * g.oh * g.ow;
+            let r0 = rng.below(g.rows());
+            let r1 = (g.rows() - rng.below(2)).max(r0 + 1);
+            let (k, ncol) = (r1 - r0, (n1 - n0) * g.oh * g.ow);
             let all = naive_im2col(&x, &g, n0, n1);
-            let want = &all[r0 * ncol..r1.max(r0) * ncol];
-            let mut got = vec![f32::NAN; want.len()];
-            im2col_range(&mut got, &x, &g, n0, n1, r0..r1.max(r0));
-            assert_eq!(got, want, "{g:?} samples {n0}..{n1} rows {r0}..{r1}");
+            // A table for chunks of up to `nb` samples serves this smaller chunk too.
+            let tb = ChunkTable::new(&g, n1 - n0 + rng.below(3));
+            let mut b = vec![f32::NAN; ncol.div_ceil(NR) * NR * k];
+            pack_cols(&mut b, &x, &g, &tb, (n0, n1), r0..r1);
+            let mut bt = vec![f32::NAN; k.div_ceil(NR) * NR * ncol];
+            pack_cols_t(&mut bt, &x, &g, &tb, (n0, n1), r0..r1);
+            for p in 0..k {
+                for j in 0..ncol {
+                    let want = all[(r0 + p) * ncol + j];
+                    assert_eq!(b[(j / NR) * NR * k + p * NR + j % NR], want, "{g:?}");
+                    assert_eq!(bt[(p / NR) * NR * ncol + j * NR + p % NR], want, "{g:?}");
+                }
+            }
         }
     }
 
@@ -226,7 +314,8 @@ mod tests {
             let cols = naive_im2col(&x, &g, n0, n1);
             let mut back = vec![0.0; x.len()];
             // SAFETY: `back` is the whole tensor.
-            unsafe { col2im_range(back.as_mut_ptr(), &y, &g, n0, n1) };
+            let tb = ChunkTable::new(&g, n1 - n0 + rng.below(3));
+            unsafe { col2im_range(back.as_mut_ptr(), &y, &g, &tb, (n0, n1)) };
             let lhs: f64 = cols
                 .iter()
                 .zip(&y)

@@ -22,6 +22,7 @@ pub mod im2col;
 pub mod init;
 pub mod linear;
 pub mod loss;
+pub mod packed_gemm;
 pub mod sequential;
 
 pub use sequential::{Layer, Sequential};
