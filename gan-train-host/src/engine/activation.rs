@@ -1,4 +1,5 @@
-//! Element-wise activations, in place. Each backward turns the gradient at the output into the
+//! Element-wise activations, in place. Closures take their constants by value and choose by
+//! select, not branch, so every loop here vectorises. Each backward turns the gradient at the output into the
 //! gradient at the input in place, using the forward's output `y` (for ReLU and LeakyReLU with
 //! a positive slope, `y > 0` exactly when `x > 0`; for tanh, `1 - y²`).
 
@@ -28,7 +29,7 @@ fn map_back(d: &mut Tensor, y: &Tensor, f: impl Fn(f32, f32) -> f32 + Sync) {
 
 /// `x = max(0, x)`.
 pub fn relu(t: &mut Tensor) {
-    map(t, |v| v.max(0.0));
+    map(t, |v| if v > 0.0 { v } else { 0.0 });
 }
 /// `d = d * [y > 0]`.
 pub fn relu_backward(d: &mut Tensor, y: &Tensor) {
@@ -36,11 +37,11 @@ pub fn relu_backward(d: &mut Tensor, y: &Tensor) {
 }
 /// `x = x` for `x > 0`, else `slope * x`.
 pub fn leaky_relu(t: &mut Tensor, slope: f32) {
-    map(t, |v| if v > 0.0 { v } else { v * slope });
+    map(t, move |v| v * if v > 0.0 { 1.0 } else { slope });
 }
 /// `d = d` where `y > 0`, else `slope * d`.
 pub fn leaky_relu_backward(d: &mut Tensor, y: &Tensor, slope: f32) {
-    map_back(d, y, |d, y| if y > 0.0 { d } else { d * slope });
+    map_back(d, y, move |d, y| d * if y > 0.0 { 1.0 } else { slope });
 }
 /// `x = tanh(x)`.
 pub fn tanh(t: &mut Tensor) {

@@ -42,11 +42,12 @@ impl Adam {
         let step = (self.lr as f64 / c1) as f32;
         let c2s = (1.0 / c2).sqrt() as f32;
         params.into_par_iter().for_each(|p| {
-            for i in 0..p.w.len() {
-                let g = p.g[i];
-                p.m[i] = b1 * p.m[i] + (1.0 - b1) * g;
-                p.v[i] = b2 * p.v[i] + (1.0 - b2) * g * g;
-                p.w[i] -= step * p.m[i] / (p.v[i].sqrt() * c2s + eps);
+            let n = p.w.len();
+            let (w, m, v, g) = (&mut p.w[..n], &mut p.m[..n], &mut p.v[..n], &p.g[..n]);
+            for (((w, m), v), &g) in w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+                *m = b1 * *m + (1.0 - b1) * g;
+                *v = b2 * *v + (1.0 - b2) * g * g;
+                *w -= step * *m / (v.sqrt() * c2s + eps);
             }
         });
     }

@@ -70,10 +70,10 @@ impl BatchNorm2d {
                 } else {
                     (self.running_mean[c] as f64, self.running_var[c] as f64)
                 };
-                let inv = 1.0 / (var + eps as f64).sqrt();
-                let (g, b) = (self.gamma.w[c], self.beta.w[c]);
+                let inv = (1.0 / (var + eps as f64).sqrt()) as f32;
+                let (g, b, mean32) = (self.gamma.w[c], self.beta.w[c], mean as f32);
                 for (v, h) in xs.iter_mut().zip(xh.iter_mut()) {
-                    *h = ((*v as f64 - mean) * inv) as f32;
+                    *h = (*v - mean32) * inv;
                     *v = g * *h + b;
                 }
                 (mean as f32, var as f32)

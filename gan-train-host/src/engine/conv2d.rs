@@ -71,10 +71,19 @@ impl Conv2d {
         self.labels.extend_from_slice(labels);
     }
 
-    /// Whether kernel offset `kk` of output `o` lands inside an input side of `n`.
-    fn tap_inside(&self, o: usize, kk: usize, n: usize) -> bool {
-        let i = (o * self.s + kk) as isize - self.p as isize;
-        i >= 0 && i < n as isize
+    /// The kernel offsets `kk` at which output `o` reads inside an input side of `n`
+    /// (`0 <= o*s + kk - p < n`).
+    fn taps_inside(&self, o: usize, n: usize) -> std::ops::Range<usize> {
+        let lo = self.p.saturating_sub(o * self.s).min(self.k);
+        let hi = (n + self.p).saturating_sub(o * self.s).min(self.k);
+        lo..hi.max(lo)
+    }
+
+    /// The outputs `o < out` whose kernel offset `kk` reads inside an input side of `n`.
+    fn outputs_inside(&self, kk: usize, n: usize, out: usize) -> std::ops::Range<usize> {
+        let lo = self.p.saturating_sub(kk).div_ceil(self.s).min(out);
+        let hi = (n + self.p).saturating_sub(kk).div_ceil(self.s).min(out);
+        lo..hi.max(lo)
     }
 
     /// `map[oy*ow + ox] = Σ W[o, c_img + c, ky, kx]` over the taps inside an `h x w` image:
@@ -85,10 +94,9 @@ impl Conv2d {
         for (oy, row) in map.chunks_exact_mut(ow).enumerate() {
             for (ox, m) in row.iter_mut().enumerate() {
                 let mut sum = 0.0;
-                for ky in (0..self.k).filter(|&ky| self.tap_inside(oy, ky, h)) {
-                    for kx in (0..self.k).filter(|&kx| self.tap_inside(ox, kx, w)) {
-                        sum += self.weight.w[wbase + ky * self.k + kx];
-                    }
+                for ky in self.taps_inside(oy, h) {
+                    let wrow = &self.weight.w[wbase + ky * self.k..][..self.k];
+                    sum += wrow[self.taps_inside(ox, w)].iter().sum::<f32>();
                 }
                 *m = sum;
             }
@@ -133,10 +141,10 @@ impl Conv2d {
                 for ky in 0..self.k {
                     for kx in 0..self.k {
                         let mut g = 0f64;
-                        for oy in (0..dy.h).filter(|&oy| self.tap_inside(oy, ky, h)) {
-                            for ox in (0..dy.w).filter(|&ox| self.tap_inside(ox, kx, w)) {
-                                g += s[oy * dy.w + ox];
-                            }
+                        for oy in self.outputs_inside(ky, h, dy.h) {
+                            g += s[oy * dy.w..][self.outputs_inside(kx, w, dy.w)]
+                                .iter()
+                                .sum::<f64>();
                         }
                         self.weight.g[(o * self.cin + cimg + c) * kk + ky * self.k + kx] +=
                             g as f32;

@@ -14,6 +14,7 @@
 //! depends only on the geometry, so results do not depend on the thread count.
 
 use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
 use std::thread::LocalKey;
 
 use rayon::prelude::*;
@@ -71,6 +72,22 @@ fn chunks(g: &Geom) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// The chunk table of a geometry, built once and kept: the same few geometries come back every
+/// training step.
+fn table(g: &Geom, nb: usize) -> Arc<ChunkTable> {
+    static TABLES: Mutex<Vec<(Geom, usize, Arc<ChunkTable>)>> = Mutex::new(Vec::new());
+    let mut tables = TABLES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, _, t)) = tables.iter().find(|(tg, tn, _)| tg == g && *tn == nb) {
+        return t.clone();
+    }
+    let t = Arc::new(ChunkTable::new(g, nb));
+    if tables.len() >= 64 {
+        tables.remove(0);
+    }
+    tables.push((*g, nb, t.clone()));
+    t
+}
+
 /// A pointer shared by chunks that write disjoint parts of one buffer.
 #[derive(Clone, Copy)]
 struct Shared(*mut f32);
@@ -90,7 +107,7 @@ pub fn gather_gemm(out: &mut [f32], w: &[f32], m: usize, ldw: usize, img: &[f32]
     assert!(out.len() >= m * ncol && img.len() >= g.c * g.n * g.h * g.w);
     assert!(m == 0 || (ldw >= r && w.len() >= (m - 1) * ldw + r));
     let cs = chunks(g);
-    let tb = ChunkTable::new(g, cs[0].1 - cs[0].0);
+    let tb = table(g, cs[0].1 - cs[0].0);
     let mut a = vec![0f32; packed_a_len(m, r)];
     pack_a(&mut a, w, m, r, ldw, 1);
     let dst = Shared(out.as_mut_ptr());
@@ -112,7 +129,7 @@ pub fn gemm_scatter(img: &mut [f32], w: &[f32], kdim: usize, ldw: usize, src: &[
     assert!(img.len() >= g.c * g.n * g.h * g.w && src.len() >= kdim * ncol);
     assert!(kdim == 0 || (ldw >= r && w.len() >= (kdim - 1) * ldw + r));
     let cs = chunks(g);
-    let tb = ChunkTable::new(g, cs[0].1 - cs[0].0);
+    let tb = table(g, cs[0].1 - cs[0].0);
     let mut a = vec![0f32; packed_a_len(r, kdim)];
     pack_a(&mut a, w, r, kdim, 1, ldw);
     let dst = Shared(img.as_mut_ptr());
@@ -142,7 +159,7 @@ pub fn grad_weights(dw: &mut [f32], ldw: usize, src: &[f32], kdim: usize, img: &
     assert!(src.len() >= kdim * ncol && img.len() >= g.c * g.n * g.h * g.w);
     assert!(kdim == 0 || (ldw >= r && dw.len() >= (kdim - 1) * ldw + r));
     let cs = chunks(g);
-    let tb = ChunkTable::new(g, cs[0].1 - cs[0].0);
+    let tb = table(g, cs[0].1 - cs[0].0);
     let band = r
         .div_ceil(rayon::current_num_threads())
         .next_multiple_of(NR);
