@@ -20,7 +20,7 @@ use std::thread::LocalKey;
 use rayon::prelude::*;
 
 use super::im2col::{col2im_range, pack_cols, pack_cols_t, ChunkTable, Geom};
-use super::packed_gemm::{gemm_packed, pack_a, pack_b, packed_a_len, packed_b_len, NR};
+use super::packed_gemm::{gemm_packed, pack_a, pack_b, packed_a_len, packed_b_len, MR, NR};
 
 /// Floats in one chunk's column matrix (512 KiB, half an L2 cache of the machines measured).
 const CHUNK_FLOATS: usize = 1 << 17;
@@ -50,26 +50,33 @@ fn with_buf<R>(
     })
 }
 
-/// The sample ranges of the chunks of a batch: as many samples as fit the budget (and leave
-/// enough chunks for the cores), choosing among those counts the one whose columns waste the
-/// least of the GEMM's last `NR`-wide panel.
-fn chunks(g: &Geom) -> Vec<(usize, usize)> {
-    let ohw = (g.oh * g.ow).max(1);
-    let most = (CHUNK_FLOATS / (g.rows() * ohw).max(1))
+/// The most samples per chunk such that a chunk's `per_sample`-sized share fits the budget and
+/// the batch still gives at least [`MIN_CHUNKS`] chunks.
+fn max_samples(g: &Geom, per_sample: usize) -> usize {
+    (CHUNK_FLOATS / per_sample.max(1))
         .min(g.n.div_ceil(MIN_CHUNKS))
-        .max(1);
+        .max(1)
+}
+
+/// Sample ranges of at most `nb` samples covering the batch.
+fn sample_chunks(n: usize, nb: usize) -> Vec<(usize, usize)> {
+    (0..n)
+        .step_by(nb)
+        .map(|n0| (n0, (n0 + nb).min(n)))
+        .collect()
+}
+
+/// Among `1..=most` samples per chunk, the count whose columns waste the least of the GEMM's
+/// last `NR`-wide panel (the larger on ties).
+fn least_waste(most: usize, ohw: usize) -> usize {
     let waste = |nb: usize| {
         let nc = nb * ohw;
         (nc.div_ceil(NR) * NR - nc) as f64 / nc as f64
     };
-    let nb = (1..=most)
+    (1..=most)
         .rev()
         .min_by(|&a, &b| waste(a).total_cmp(&waste(b)))
-        .unwrap_or(1);
-    (0..g.n)
-        .step_by(nb)
-        .map(|n0| (n0, (n0 + nb).min(g.n)))
-        .collect()
+        .unwrap_or(1)
 }
 
 /// The chunk table of a geometry, built once and kept: the same few geometries come back every
@@ -102,49 +109,91 @@ impl Shared {
 }
 
 /// `out[m, n*oh*ow] = W[m, rows] · im2col(img)`, where `W`'s rows are `ldw` apart.
+///
+/// Chunks are ranges of columns a whole number of GEMM panels wide, free to start and end
+/// inside samples, so no panel is left part empty (the 7x7 layers' 49 columns per sample would
+/// otherwise waste up to a quarter of the last panel).
 pub fn gather_gemm(out: &mut [f32], w: &[f32], m: usize, ldw: usize, img: &[f32], g: &Geom) {
     let (r, ncol, ohw) = (g.rows(), g.cols(), g.oh * g.ow);
     assert!(out.len() >= m * ncol && img.len() >= g.c * g.n * g.h * g.w);
     assert!(m == 0 || (ldw >= r && w.len() >= (m - 1) * ldw + r));
-    let cs = chunks(g);
-    let tb = table(g, cs[0].1 - cs[0].0);
+    let width = (CHUNK_FLOATS / r.max(1))
+        .min(ncol.div_ceil(MIN_CHUNKS))
+        .next_multiple_of(NR)
+        .max(NR);
+    // The most samples a range of `width` columns can touch.
+    let tb = table(g, (width + ohw - 2) / ohw + 1);
     let mut a = vec![0f32; packed_a_len(m, r)];
     pack_a(&mut a, w, m, r, ldw, 1);
     let dst = Shared(out.as_mut_ptr());
-    cs.into_par_iter().for_each(|(n0, n1)| {
-        let nc = (n1 - n0) * ohw;
+    (0..ncol.div_ceil(width)).into_par_iter().for_each(|ci| {
+        let cols = ci * width..((ci + 1) * width).min(ncol);
+        let nc = cols.len();
         with_buf(&PACKED, packed_b_len(r, nc), |b| {
-            pack_cols(b, img, g, &tb, (n0, n1), 0..r);
-            // SAFETY: the output block is columns n0*ohw..n1*ohw of the m rows of `out`,
-            // which no other chunk writes.
-            unsafe { gemm_packed(m, nc, r, &a, b, dst.at(n0 * ohw), ncol, false) }
+            pack_cols(b, img, g, &tb, cols.clone(), 0..r);
+            // SAFETY: the output block is columns `cols` of the m rows of `out`, which no
+            // other chunk writes.
+            unsafe { gemm_packed(m, nc, r, &a, b, dst.at(cols.start), ncol, false) }
         })
     });
 }
 
 /// `img = col2im(Wᵀ · src)` (overwritten), where `W` is `[kdim, rows]` with rows `ldw` apart
 /// and `src` is `[kdim, n*oh*ow]`.
+///
+/// Chunks are whole samples (col2im needs every tap of a pixel), as many as keep the packed
+/// `src` within budget with the least waste in the last panel. The product is made a block of
+/// rows at a time, whole channels and whole `MR`-row panels, and each block goes through
+/// col2im while it is in cache.
 pub fn gemm_scatter(img: &mut [f32], w: &[f32], kdim: usize, ldw: usize, src: &[f32], g: &Geom) {
-    let (r, ncol, ohw) = (g.rows(), g.cols(), g.oh * g.ow);
+    let (r, ncol, ohw, taps) = (g.rows(), g.cols(), g.oh * g.ow, g.k * g.k);
     assert!(img.len() >= g.c * g.n * g.h * g.w && src.len() >= kdim * ncol);
     assert!(kdim == 0 || (ldw >= r && w.len() >= (kdim - 1) * ldw + r));
-    let cs = chunks(g);
-    let tb = table(g, cs[0].1 - cs[0].0);
+    let nb = least_waste(max_samples(g, kdim * ohw), ohw);
+    let tb = table(g, nb);
+    // Rows per block: whole channels and whole panels, about a quarter of the budget.
+    let unit = lcm(taps, MR);
+    let block = unit * (CHUNK_FLOATS / 4 / (unit * nb * ohw).max(1)).max(1);
     let mut a = vec![0f32; packed_a_len(r, kdim)];
     pack_a(&mut a, w, r, kdim, 1, ldw);
     let dst = Shared(img.as_mut_ptr());
-    cs.into_par_iter().for_each(|(n0, n1)| {
+    sample_chunks(g.n, nb).into_par_iter().for_each(|(n0, n1)| {
         let nc = (n1 - n0) * ohw;
         with_buf(&PACKED, packed_b_len(kdim, nc), |b| {
             pack_b(b, &src[n0 * ohw..], kdim, nc, ncol);
-            with_buf(&SCRATCH, r * nc, |cols| {
-                // SAFETY: `cols` is an r x nc matrix of this thread's own.
-                unsafe { gemm_packed(r, nc, kdim, &a, b, cols.as_mut_ptr(), nc, false) };
-                // SAFETY: `img` is the whole tensor; this chunk writes only its own samples.
-                unsafe { col2im_range(dst.at(0), cols, g, &tb, (n0, n1)) };
+            with_buf(&SCRATCH, block * nc, |cols| {
+                for r0 in (0..r).step_by(block) {
+                    let rows = block.min(r - r0);
+                    // SAFETY: `cols` is a rows x nc matrix of this thread's own; the block's A
+                    // panels start at row r0, a multiple of MR.
+                    unsafe {
+                        gemm_packed(
+                            rows,
+                            nc,
+                            kdim,
+                            &a[r0 * kdim..],
+                            b,
+                            cols.as_mut_ptr(),
+                            nc,
+                            false,
+                        )
+                    };
+                    let channels = r0 / taps..(r0 + rows) / taps;
+                    // SAFETY: `img` is the whole tensor; this chunk writes only its own samples.
+                    unsafe { col2im_range(dst.at(0), cols, g, &tb, (n0, n1), channels) };
+                }
             })
         })
     });
+}
+
+/// Least common multiple.
+fn lcm(a: usize, b: usize) -> usize {
+    let (mut x, mut y) = (a, b);
+    while y != 0 {
+        (x, y) = (y, x % y);
+    }
+    a / x * b
 }
 
 /// `dw[kdim, rows] += src · im2col(img)ᵀ`, where `dw`'s rows are `ldw` apart and `src` is
@@ -158,8 +207,8 @@ pub fn grad_weights(dw: &mut [f32], ldw: usize, src: &[f32], kdim: usize, img: &
     let (r, ncol, ohw) = (g.rows(), g.cols(), g.oh * g.ow);
     assert!(src.len() >= kdim * ncol && img.len() >= g.c * g.n * g.h * g.w);
     assert!(kdim == 0 || (ldw >= r && dw.len() >= (kdim - 1) * ldw + r));
-    let cs = chunks(g);
-    let tb = table(g, cs[0].1 - cs[0].0);
+    let nb = least_waste(max_samples(g, r * ohw), ohw);
+    let (cs, tb) = (sample_chunks(g.n, nb), table(g, nb));
     let band = r
         .div_ceil(rayon::current_num_threads())
         .next_multiple_of(NR);

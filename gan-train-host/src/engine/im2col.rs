@@ -60,10 +60,11 @@ pub struct ChunkTable {
 }
 
 impl ChunkTable {
-    /// The table for chunks of at most `nb` samples of geometry `g`.
+    /// The table for chunks of at most `nb` samples of geometry `g` (plus `NR` columns, so a
+    /// packed column range may start inside its first sample).
     pub fn new(g: &Geom, nb: usize) -> Self {
         let (hw, ohw, taps) = (g.h * g.w, g.oh * g.ow, g.k * g.k);
-        let ncp = (nb * ohw).div_ceil(NR) * NR;
+        let ncp = (nb * ohw).div_ceil(NR) * NR + NR;
         assert!(nb * hw + ncp < u32::MAX as usize, "chunk too large");
         let mut off = Vec::with_capacity(taps * ncp);
         for ky in 0..g.k {
@@ -121,26 +122,29 @@ fn row_span(
     })
 }
 
-/// Packs rows `rows` of the column matrix of the samples of `chunk` as the `B` operand of
-/// `packed_gemm` (`k` = the rows, `n` = the chunk's columns) into `out`.
+/// Packs rows `rows` and columns `cols` of the batch's column matrix as the `B` operand of
+/// `packed_gemm` (`k` = the rows, `n` = the columns) into `out`. The columns may start and
+/// end inside samples; `tb` must cover the samples they touch.
 pub fn pack_cols(
     out: &mut [f32],
     x: &[f32],
     g: &Geom,
     tb: &ChunkTable,
-    chunk: (usize, usize),
+    cols: std::ops::Range<usize>,
     rows: std::ops::Range<usize>,
 ) {
-    let (taps, k) = (g.k * g.k, rows.len());
-    let ncp = ((chunk.1 - chunk.0) * g.oh * g.ow).div_ceil(NR) * NR;
-    assert!(chunk.1 - chunk.0 <= tb.nb && x.len() >= g.c * g.n * g.h * g.w);
-    assert!(out.len() >= ncp * k);
+    let (taps, ohw, k) = (g.k * g.k, g.oh * g.ow, rows.len());
+    let samples = (cols.start / ohw, cols.end.div_ceil(ohw));
+    let skip = cols.start - samples.0 * ohw;
+    let ncp = cols.len().div_ceil(NR) * NR;
+    assert!(samples.1 - samples.0 <= tb.nb && skip + ncp <= tb.ncp);
+    assert!(x.len() >= g.c * g.n * g.h * g.w && out.len() >= ncp * k);
     let mut scratch = vec![0f32; tb.scratch_len()];
     for (c, t0, t1) in row_span(&rows, taps) {
-        load_channel(&mut scratch, x, g, c, chunk);
+        load_channel(&mut scratch, x, g, c, samples);
         for t in t0..t1 {
             let p = c * taps + t - rows.start;
-            for (jp, offs) in tb.tap(t)[..ncp].chunks_exact(NR).enumerate() {
+            for (jp, offs) in tb.tap(t)[skip..skip + ncp].chunks_exact(NR).enumerate() {
                 let dst = &mut out[jp * NR * k + p * NR..][..NR];
                 for (d, &o) in dst.iter_mut().zip(offs) {
                     // SAFETY: every offset of the table is below its scratch length (built so
@@ -179,28 +183,30 @@ pub fn pack_cols_t(
     }
 }
 
-/// The samples of `chunk` in `x` (`[c, n, h, w]`) `= col2im(cols)`: the adjoint of the column
-/// matrix of the same chunk (`cols`: `[c*k*k, chunk columns]`, row-major), overwriting those
-/// samples. Serial.
+/// Channels `channels` of the samples of `chunk` in `x` (`[c, n, h, w]`) `= col2im(cols)`:
+/// the adjoint of those rows of the column matrix of the same chunk (`cols`: rows
+/// `(c - channels.start)*k*k + t`, one per channel and tap, each `chunk columns` long,
+/// row-major), overwriting those samples. Serial.
 ///
 /// # Safety
-/// `x` must point to the whole `[c, n, h, w]` tensor; only the chunk's samples of each channel
-/// are touched, so chunks with disjoint sample ranges may run at once.
+/// `x` must point to the whole `[c, n, h, w]` tensor; only the chunk's samples of those
+/// channels are touched, so chunks with disjoint sample or channel ranges may run at once.
 pub unsafe fn col2im_range(
     x: *mut f32,
     cols: &[f32],
     g: &Geom,
     tb: &ChunkTable,
     chunk: (usize, usize),
+    channels: std::ops::Range<usize>,
 ) {
     let (hw, taps) = (g.h * g.w, g.k * g.k);
     let (nb, nc) = (chunk.1 - chunk.0, (chunk.1 - chunk.0) * g.oh * g.ow);
-    assert!(nb <= tb.nb && cols.len() >= g.rows() * nc);
+    assert!(nb <= tb.nb && channels.end <= g.c && cols.len() >= channels.len() * taps * nc);
     let mut scratch = vec![0f32; tb.scratch_len()];
-    for c in 0..g.c {
+    for c in channels.clone() {
         scratch.fill(0.0);
         for t in 0..taps {
-            let src = &cols[(c * taps + t) * nc..][..nc];
+            let src = &cols[((c - channels.start) * taps + t) * nc..][..nc];
             for (&v, &o) in src.iter().zip(tb.tap(t)) {
                 // SAFETY: as in `pack_cols`.
                 unsafe { *scratch.get_unchecked_mut(o as usize) += v };
@@ -284,15 +290,22 @@ mod tests {
             let all = naive_im2col(&x, &g, n0, n1);
             // A table for chunks of up to `nb` samples serves this smaller chunk too.
             let tb = ChunkTable::new(&g, n1 - n0 + rng.below(3));
-            let mut b = vec![f32::NAN; ncol.div_ceil(NR) * NR * k];
-            pack_cols(&mut b, &x, &g, &tb, (n0, n1), r0..r1);
             let mut bt = vec![f32::NAN; k.div_ceil(NR) * NR * ncol];
             pack_cols_t(&mut bt, &x, &g, &tb, (n0, n1), r0..r1);
+            // Columns j0..j1 of the chunk, starting and ending anywhere inside its samples.
+            let j0 = rng.below(ncol);
+            let j1 = j0 + 1 + rng.below(ncol - j0);
+            let base = n0 * g.oh * g.ow;
+            let mut b = vec![f32::NAN; (j1 - j0).div_ceil(NR) * NR * k];
+            pack_cols(&mut b, &x, &g, &tb, base + j0..base + j1, r0..r1);
             for p in 0..k {
                 for j in 0..ncol {
                     let want = all[(r0 + p) * ncol + j];
-                    assert_eq!(b[(j / NR) * NR * k + p * NR + j % NR], want, "{g:?}");
                     assert_eq!(bt[(p / NR) * NR * ncol + j * NR + p % NR], want, "{g:?}");
+                    if (j0..j1).contains(&j) {
+                        let jl = j - j0;
+                        assert_eq!(b[(jl / NR) * NR * k + p * NR + jl % NR], want, "{g:?}");
+                    }
                 }
             }
         }
@@ -308,15 +321,17 @@ mod tests {
             let n0 = rng.below(g.n);
             let n1 = n0 + 1 + rng.below(g.n - n0);
             let x: Vec<f32> = (0..g.c * g.n * g.h * g.w).map(|_| rng.normal()).collect();
-            let y: Vec<f32> = (0..g.rows() * (n1 - n0) * g.oh * g.ow)
-                .map(|_| rng.normal())
-                .collect();
+            // Channels c0..c1 only: the rows of those channels.
+            let c0 = rng.below(g.c);
+            let c1 = c0 + 1 + rng.below(g.c - c0);
+            let (taps, ncol) = (g.k * g.k, (n1 - n0) * g.oh * g.ow);
+            let y: Vec<f32> = (0..(c1 - c0) * taps * ncol).map(|_| rng.normal()).collect();
             let cols = naive_im2col(&x, &g, n0, n1);
             let mut back = vec![0.0; x.len()];
-            // SAFETY: `back` is the whole tensor.
             let tb = ChunkTable::new(&g, n1 - n0 + rng.below(3));
-            unsafe { col2im_range(back.as_mut_ptr(), &y, &g, &tb, (n0, n1)) };
-            let lhs: f64 = cols
+            // SAFETY: `back` is the whole tensor.
+            unsafe { col2im_range(back.as_mut_ptr(), &y, &g, &tb, (n0, n1), c0..c1) };
+            let lhs: f64 = cols[c0 * taps * ncol..c1 * taps * ncol]
                 .iter()
                 .zip(&y)
                 .map(|(a, b)| *a as f64 * *b as f64)
@@ -333,9 +348,10 @@ mod tests {
             let hw = g.h * g.w;
             for (i, v) in back.iter().enumerate() {
                 let n = (i / hw) % g.n;
+                let c = i / (hw * g.n);
                 assert!(
-                    (n0..n1).contains(&n) || *v == 0.0,
-                    "sample {n} outside the chunk"
+                    ((n0..n1).contains(&n) && (c0..c1).contains(&c)) || *v == 0.0,
+                    "sample {n} channel {c} outside the chunk"
                 );
             }
         }
