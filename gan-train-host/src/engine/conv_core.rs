@@ -20,7 +20,7 @@ use std::thread::LocalKey;
 use rayon::prelude::*;
 
 use super::im2col::{col2im_range, pack_cols, pack_cols_t, ChunkTable, Geom};
-use super::packed_gemm::{gemm_packed, pack_a, pack_b, packed_a_len, packed_b_len, MR, NR};
+use super::packed_gemm::{gemm_packed, pack_a, pack_b, packed_a_len, packed_b_len, KC, MR, NR};
 
 /// Floats in one chunk's column matrix (512 KiB, half an L2 cache of the machines measured).
 const CHUNK_FLOATS: usize = 1 << 17;
@@ -207,7 +207,9 @@ pub fn grad_weights(dw: &mut [f32], ldw: usize, src: &[f32], kdim: usize, img: &
     let (r, ncol, ohw) = (g.rows(), g.cols(), g.oh * g.ow);
     assert!(src.len() >= kdim * ncol && img.len() >= g.c * g.n * g.h * g.w);
     assert!(kdim == 0 || (ldw >= r && dw.len() >= (kdim - 1) * ldw + r));
-    let nb = least_waste(max_samples(g, r * ohw), ohw);
+    // Each chunk is one GEMM with k = its columns: about KC of them, whatever the bands (so
+    // the chunking, and with it the result, does not depend on the thread count).
+    let nb = (KC / ohw.max(1)).clamp(1, g.n.div_ceil(MIN_CHUNKS));
     let (cs, tb) = (sample_chunks(g.n, nb), table(g, nb));
     let band = r
         .div_ceil(rayon::current_num_threads())

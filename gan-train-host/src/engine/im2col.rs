@@ -54,6 +54,8 @@ impl Geom {
 /// would cost.
 pub struct ChunkTable {
     off: Vec<u32>,
+    /// The same offsets column-major: `off_t[j*taps + t] = off[t*ncp + j]`.
+    off_t: Vec<u32>,
     nb: usize,
     ncp: usize,
     hw: usize,
@@ -84,9 +86,22 @@ impl ChunkTable {
                 }
             }
         }
-        let t = ChunkTable { off, nb, ncp, hw };
+        let mut off_t = vec![0; off.len()];
+        for (t, row) in off.chunks_exact(ncp).enumerate() {
+            for (j, &o) in row.iter().enumerate() {
+                off_t[j * taps + t] = o;
+            }
+        }
+        let t = ChunkTable {
+            off,
+            off_t,
+            nb,
+            ncp,
+            hw,
+        };
         // What makes the unchecked lookups below sound.
         assert!(t.off.iter().all(|&o| (o as usize) < t.scratch_len()));
+        assert!(t.off_t.iter().all(|&o| (o as usize) < t.scratch_len()));
         t
     }
 
@@ -170,8 +185,25 @@ pub fn pack_cols_t(
     assert!(chunk.1 - chunk.0 <= tb.nb && x.len() >= g.c * g.n * g.h * g.w);
     assert!(out.len() >= rows.len().div_ceil(NR) * NR * nc);
     let mut scratch = vec![0f32; tb.scratch_len()];
+    // When a panel's NR rows are NR taps of one channel, write each column's NR values
+    // contiguously from the column-major offsets.
+    let aligned = taps % NR == 0 && rows.start % NR == 0;
     for (c, t0, t1) in row_span(&rows, taps) {
         load_channel(&mut scratch, x, g, c, chunk);
+        if aligned {
+            for tp in (t0..t1).step_by(NR) {
+                let (p, w) = (c * taps + tp - rows.start, NR.min(t1 - tp));
+                let dst = &mut out[(p / NR) * NR * nc..][..NR * nc];
+                for (j, d) in dst.chunks_exact_mut(NR).enumerate() {
+                    let offs = &tb.off_t[j * taps + tp..][..w];
+                    for (d, &o) in d.iter_mut().zip(offs) {
+                        // SAFETY: as in `pack_cols`.
+                        *d = unsafe { *scratch.get_unchecked(o as usize) };
+                    }
+                }
+            }
+            continue;
+        }
         for t in t0..t1 {
             let p = c * taps + t - rows.start;
             let dst = &mut out[(p / NR) * NR * nc + p % NR..];
@@ -284,7 +316,11 @@ mod tests {
             let n0 = rng.below(g.n);
             let n1 = n0 + 1 + rng.below(g.n - n0);
             let x: Vec<f32> = (0..g.c * g.n * g.h * g.w).map(|_| rng.normal()).collect();
-            let r0 = rng.below(g.rows());
+            // Bands start anywhere, or on a panel boundary (the contiguous path for k = 4).
+            let r0 = match rng.below(2) {
+                0 => rng.below(g.rows()),
+                _ => rng.below(g.rows()) / NR * NR,
+            };
             let r1 = (g.rows() - rng.below(2)).max(r0 + 1);
             let (k, ncol) = (r1 - r0, (n1 - n0) * g.oh * g.ow);
             let all = naive_im2col(&x, &g, n0, n1);

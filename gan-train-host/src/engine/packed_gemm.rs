@@ -19,7 +19,7 @@ pub const MR: usize = 6;
 /// Columns of a `B` panel (and of a `C` tile).
 pub const NR: usize = 16;
 /// Steps of `k` per block: a `KC x NR` block of `B` is 16 KiB, half an L1 data cache.
-const KC: usize = 256;
+pub const KC: usize = 256;
 
 /// Length of `A` packed by [`pack_a`].
 pub fn packed_a_len(m: usize, k: usize) -> usize {
