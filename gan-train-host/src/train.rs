@@ -294,8 +294,11 @@ impl Trainer {
             let (loss_g, _) = bce_with_logits(&mut self.dlogits, &logits, &ones);
             // D's input is the image alone (the labels go to its first layer), so its input
             // gradient is the gradient at G's output.
-            let dimage = self.d.backward(&self.dlogits, true, false);
-            self.g.backward(dimage, false, true);
+            self.d.backward(&self.dlogits, true, false);
+            // That gradient is G's output gradient; G continues from it in D's buffers.
+            self.d.lend_gradients(&mut self.g);
+            self.g.backward_held(false, true);
+            self.g.lend_gradients(&mut self.d);
             self.opt_g.step(self.g.params_mut());
             if let Some(e) = &mut self.g_ema {
                 ema_update(e, &mut self.g, self.cfg.ema);

@@ -184,6 +184,16 @@ fn whole_generator_through_discriminator_step() {
     bce_with_logits(&mut dl, &logits, &targets);
     let dimg = d.backward(&dl, true, false).clone();
     g.backward(&dimg, false, true);
+    // The trainer's way (G continues from the gradient in D's lent buffers) gives the same
+    // gradients bit for bit.
+    let by_copy: Vec<Vec<f32>> = g.params_mut().iter().map(|p| p.g.clone()).collect();
+    g.zero_grad();
+    d.backward(&dl, true, false);
+    d.lend_gradients(&mut g);
+    g.backward_held(false, true);
+    g.lend_gradients(&mut d);
+    let lent: Vec<Vec<f32>> = g.params_mut().iter().map(|p| p.g.clone()).collect();
+    assert_eq!(by_copy, lent);
     // ReLU/LeakyReLU kinks: a perturbation can move an activation across 0, where the
     // derivative jumps. So the analytic gradient must lie between the one-sided difference
     // quotients (the subgradient interval), widened by a small relative tolerance.

@@ -189,9 +189,33 @@ impl Sequential {
     /// Back-propagates `dout` (the gradient at the output). Accumulates parameter gradients
     /// when `param_grads`; computes the input gradient when `input_grad` (returned).
     pub fn backward(&mut self, dout: &Tensor, input_grad: bool, param_grads: bool) -> &Tensor {
-        let n = self.layers.len();
         self.grad_at = 0;
         self.grads[0].clone_from(dout);
+        self.backward_held(input_grad, param_grads)
+    }
+
+    /// Hands this network's gradient buffers, and the gradient they hold, to `to` (taking
+    /// `to`'s in exchange). The trainer lends the discriminator's buffers, holding the
+    /// gradient at its input, to the generator, whose [`backward_held`](Self::backward_held)
+    /// then starts from that gradient: one pair of buffers serves both networks.
+    pub fn lend_gradients(&mut self, to: &mut Sequential) {
+        std::mem::swap(&mut self.grads, &mut to.grads);
+        std::mem::swap(&mut self.grad_at, &mut to.grad_at);
+    }
+
+    /// [`backward`](Self::backward) from the gradient at the output already held in this
+    /// network's buffers (see [`lend_gradients`](Self::lend_gradients)).
+    pub fn backward_held(&mut self, input_grad: bool, param_grads: bool) -> &Tensor {
+        let n = self.layers.len();
+        let out = self.output();
+        assert_eq!(
+            (out.c, out.n, out.h, out.w),
+            {
+                let d = &self.grads[self.grad_at];
+                (d.c, d.n, d.h, d.w)
+            },
+            "backward: the gradient's shape is not the output's"
+        );
         for i in (0..n).rev() {
             let want_dx = i > 0 || input_grad;
             let (x, y) = (&self.acts[self.input_slot(i)], &self.acts[self.slot[i]]);
