@@ -38,10 +38,11 @@ pub fn pack_a(out: &mut [f32], a: &[f32], m: usize, k: usize, rsa: usize, csa: u
         .chunks_exact_mut(MR * k)
         .enumerate()
     {
-        for ii in 0..MR.min(m - ip * MR) {
-            let row = (ip * MR + ii) * rsa;
-            for p in 0..k {
-                panel[p * MR + ii] = a[row + p * csa];
+        let (i0, mr) = (ip * MR, MR.min(m - ip * MR));
+        // Step by step of k, so the writes are contiguous.
+        for (p, dst) in panel.chunks_exact_mut(MR).enumerate() {
+            for (ii, d) in dst.iter_mut().enumerate().take(mr) {
+                *d = a[(i0 + ii) * rsa + p * csa];
             }
         }
     }
@@ -56,7 +57,14 @@ pub fn pack_b(out: &mut [f32], b: &[f32], k: usize, n: usize, rsb: usize) {
     {
         let (j0, w) = (jp * NR, NR.min(n - jp * NR));
         for (p, dst) in panel.chunks_exact_mut(NR).enumerate() {
-            dst[..w].copy_from_slice(&b[p * rsb + j0..][..w]);
+            let src = &b[p * rsb + j0..];
+            if w == NR {
+                // A fixed length: a few vector moves, not a call to memcpy.
+                let dst: &mut [f32; NR] = dst.try_into().expect("NR-long chunk");
+                dst.copy_from_slice(&src[..NR]);
+            } else {
+                dst[..w].copy_from_slice(&src[..w]);
+            }
         }
     }
 }
