@@ -41,14 +41,22 @@ impl Adam {
         let c2 = 1.0 - (b2 as f64).powi(self.t as i32);
         let step = (self.lr as f64 / c1) as f32;
         let c2s = (1.0 / c2).sqrt() as f32;
-        params.into_par_iter().for_each(|p| {
+        // Parameter by parameter, each in parallel chunks: one layer's weights dominate.
+        const CHUNK: usize = 1 << 14;
+        for p in params {
             let n = p.w.len();
-            let (w, m, v, g) = (&mut p.w[..n], &mut p.m[..n], &mut p.v[..n], &p.g[..n]);
-            for (((w, m), v), &g) in w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                *w -= step * *m / (v.sqrt() * c2s + eps);
-            }
-        });
+            p.w.par_chunks_mut(CHUNK)
+                .zip(p.m[..n].par_chunks_mut(CHUNK))
+                .zip(p.v[..n].par_chunks_mut(CHUNK))
+                .zip(p.g[..n].par_chunks(CHUNK))
+                .for_each(|(((w, m), v), g)| {
+                    for (((w, m), v), &g) in w.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g)
+                    {
+                        *m = b1 * *m + (1.0 - b1) * g;
+                        *v = b2 * *v + (1.0 - b2) * g * g;
+                        *w -= step * *m / (v.sqrt() * c2s + eps);
+                    }
+                });
+        }
     }
 }

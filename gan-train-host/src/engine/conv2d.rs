@@ -12,6 +12,8 @@
 //! of `dy`. Same results as materialising the planes (tested), without gathering or multiplying
 //! `C` constant channels.
 
+use rayon::prelude::*;
+
 use super::conv_core::{gather_gemm, gemm_scatter, grad_weights};
 use super::im2col::Geom;
 use super::{Param, Tensor};
@@ -106,17 +108,20 @@ impl Conv2d {
     /// `y[o, n] += R[label_n][o]`: the label planes' response (see the module docs).
     fn add_label_planes(&self, y: &mut Tensor, h: usize, w: usize) {
         let (n, ohw) = (y.n, y.h * y.w);
-        let mut maps = vec![0f32; self.label_planes * ohw];
-        for o in 0..self.cout {
-            for (c, map) in maps.chunks_exact_mut(ohw).enumerate() {
-                self.label_plane_response(map, o, c, h, w);
-            }
-            for (i, &label) in self.labels.iter().enumerate().take(n) {
-                let map = &maps[label as usize * ohw..][..ohw];
-                let dst = &mut y.data[(o * n + i) * ohw..][..ohw];
-                dst.iter_mut().zip(map).for_each(|(d, &m)| *d += m);
-            }
-        }
+        // Output channels in parallel: each owns its block of `y`.
+        y.data[..self.cout * n * ohw]
+            .par_chunks_mut(n * ohw)
+            .enumerate()
+            .for_each(|(o, block)| {
+                let mut maps = vec![0f32; self.label_planes * ohw];
+                for (c, map) in maps.chunks_exact_mut(ohw).enumerate() {
+                    self.label_plane_response(map, o, c, h, w);
+                }
+                for (dst, &label) in block.chunks_exact_mut(ohw).zip(&self.labels) {
+                    let map = &maps[label as usize * ohw..][..ohw];
+                    dst.iter_mut().zip(map).for_each(|(d, &m)| *d += m);
+                }
+            });
     }
 
     /// Accumulates the label planes' weight gradients from `dy`.
@@ -127,31 +132,35 @@ impl Conv2d {
             dy.n,
             dy.h * dy.w,
         );
-        // Per output channel and class: the sum of dy over the samples of that class, then
-        // its sum over the output positions each tap reaches.
-        let mut sums = vec![0f64; self.label_planes * ohw];
-        for o in 0..self.cout {
-            sums.fill(0.0);
-            for (i, &label) in self.labels.iter().enumerate().take(n) {
-                let src = &dy.data[(o * n + i) * ohw..][..ohw];
-                let dst = &mut sums[label as usize * ohw..][..ohw];
-                dst.iter_mut().zip(src).for_each(|(d, &v)| *d += v as f64);
-            }
-            for (c, s) in sums.chunks_exact(ohw).enumerate() {
-                for ky in 0..self.k {
-                    for kx in 0..self.k {
-                        let mut g = 0f64;
-                        for oy in self.outputs_inside(ky, h, dy.h) {
-                            g += s[oy * dy.w..][self.outputs_inside(kx, w, dy.w)]
-                                .iter()
-                                .sum::<f64>();
+        let mut grads = std::mem::take(&mut self.weight.g);
+        // Output channels in parallel: each owns its row of the weight gradient. Per class:
+        // the sum of dy over the samples of that class, then its sum over the output
+        // positions each tap reaches.
+        grads
+            .par_chunks_mut(self.cin * kk)
+            .enumerate()
+            .for_each(|(o, g_row)| {
+                let mut sums = vec![0f64; self.label_planes * ohw];
+                let block = &dy.data[o * n * ohw..][..n * ohw];
+                for (src, &label) in block.chunks_exact(ohw).zip(&self.labels) {
+                    let dst = &mut sums[label as usize * ohw..][..ohw];
+                    dst.iter_mut().zip(src).for_each(|(d, &v)| *d += v as f64);
+                }
+                for (c, s) in sums.chunks_exact(ohw).enumerate() {
+                    for ky in 0..self.k {
+                        for kx in 0..self.k {
+                            let mut g = 0f64;
+                            for oy in self.outputs_inside(ky, h, dy.h) {
+                                g += s[oy * dy.w..][self.outputs_inside(kx, w, dy.w)]
+                                    .iter()
+                                    .sum::<f64>();
+                            }
+                            g_row[(cimg + c) * kk + ky * self.k + kx] += g as f32;
                         }
-                        self.weight.g[(o * self.cin + cimg + c) * kk + ky * self.k + kx] +=
-                            g as f32;
                     }
                 }
-            }
-        }
+            });
+        self.weight.g = grads;
     }
 
     /// Output height and width for an input of `h x w`.
