@@ -383,7 +383,9 @@ impl Trainer {
                 b
             });
             let t0 = Instant::now();
-            let pass = self.epoch_pass(splits, bar.as_ref());
+            // The epoch runs on a worker of the rayon pool, so every parallel product starts on
+            // the thread that asks for it instead of waking the pool from outside and waiting.
+            let pass = rayon::join(|| self.epoch_pass(splits, bar.as_ref()), || ()).0;
             if let Some(b) = &bar {
                 b.finish_and_clear();
             }

@@ -120,49 +120,6 @@ pub fn gemm_ldc(
     }
 }
 
-/// Serial `C = A · B + beta · C` on raw pointers, every operand given by row and column strides:
-/// the building block of the chunked convolutions (`conv_core`), which parallelise over chunks.
-///
-/// # Safety
-/// Every element `a[i*rsa + p*csa]`, `b[p*rsb + j*csb]` and `c[i*rsc + j*csc]` for `i < m`,
-/// `p < k`, `j < n` must be valid, and no other thread may touch the elements of `c` meanwhile.
-#[allow(clippy::too_many_arguments)]
-pub unsafe fn gemm_raw(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: *const f32,
-    rsa: usize,
-    csa: usize,
-    b: *const f32,
-    rsb: usize,
-    csb: usize,
-    beta: f32,
-    c: *mut f32,
-    rsc: usize,
-    csc: usize,
-) {
-    // SAFETY: forwarded from the caller's contract.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a,
-            rsa as isize,
-            csa as isize,
-            b,
-            rsb as isize,
-            csb as isize,
-            beta,
-            c,
-            rsc as isize,
-            csc as isize,
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

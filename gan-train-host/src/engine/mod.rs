@@ -2,8 +2,10 @@
 //! BCE-with-logits, Adam and per-layer-type initialisation.
 //!
 //! **Layout.** Inside the engine activations are `[C, N, H, W]` (channel-major): each
-//! convolution is then one GEMM over the whole batch (`[out, in*k*k] x [in*k*k, N*H*W]`) and
-//! BatchNorm reads each channel as one contiguous run. Datasets and images at the engine's
+//! convolution is then a GEMM over the whole batch (`[out, in*k*k] x [in*k*k, N*H*W]`), run
+//! in cache-sized chunks whose column matrix is packed straight from the image (`conv_core`,
+//! on the kernel of `packed_gemm`), and BatchNorm reads each channel as one contiguous run.
+//! Linear layers use `gemm` (matrixmultiply). Datasets and images at the engine's
 //! boundary are NCHW; for a batch of one the two layouts coincide. Weights use PyTorch's
 //! layouts, so checkpoints carry PyTorch names and shapes.
 //!
