@@ -129,7 +129,7 @@ type Kernel = unsafe fn(usize, &[f32], &[f32], *mut f32, usize, bool);
 fn select_kernel() -> Kernel {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-        return kernel_avx2_entry;
+        return kernel_avx2;
     }
     kernel_portable
 }
@@ -161,19 +161,6 @@ pub unsafe fn kernel_portable(
             *e = if accumulate { *e + v } else { v };
         }
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-unsafe fn kernel_avx2_entry(
-    k: usize,
-    a: &[f32],
-    b: &[f32],
-    c: *mut f32,
-    rsc: usize,
-    accumulate: bool,
-) {
-    // SAFETY: selected only when the CPU has AVX2 and FMA; the tile contract is the caller's.
-    unsafe { kernel_avx2(k, a, b, c, rsc, accumulate) }
 }
 
 /// The AVX2 + FMA kernel.
