@@ -7,7 +7,7 @@
 //!   forward);
 //! - [`grad_weights`]: `dW += src · colsᵀ` (the weight gradient of both).
 //!
-//! The whole column matrix is never built: each chunk of samples gets its own, sized to stay in
+//! The whole column matrix is never built: each chunk of the batch gets its own, sized to stay in
 //! a core's L2 cache (a thread-local buffer reused from call to call), and chunks run in
 //! parallel (bands of rows for the weight gradient). That keeps the im2col/col2im traffic in
 //! cache and the memory small, and it needs no synchronisation inside a product. Chunking
